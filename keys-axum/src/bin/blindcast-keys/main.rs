@@ -1,0 +1,69 @@
+//! `blindcast-keys`: derive keys, write ffmpeg key-info files, and (later) serve keys.
+
+mod derive;
+mod secrets;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Blindcast Keys: the AES-128 keys of encrypted HLS video, derived with HKDF-SHA-256 from
+/// one master key and salt.
+///
+/// Secrets are read from the environment (MASTER_KEY and SALT as hex, or MASTER_KEY_FILE
+/// and SALT_FILE naming files that hold them), never from command-line arguments, which
+/// other users of the machine can see.
+#[derive(Debug, Parser)]
+#[command(name = "blindcast-keys", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    GenSecrets(secrets::GenSecrets),
+    Derive(derive::Derive),
+    Keyinfo(derive::Keyinfo),
+}
+
+/// A failure the user can act on: one line on stderr, and an exit code.
+#[derive(Debug)]
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// Bad input (an argument or a setting): exit code 2.
+    fn usage(message: impl std::fmt::Display) -> Self {
+        Self {
+            code: 2,
+            message: message.to_string(),
+        }
+    }
+
+    /// The environment failed us (I/O, RNG): exit code 1.
+    fn runtime(message: impl std::fmt::Display) -> Self {
+        Self {
+            code: 1,
+            message: message.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::GenSecrets(cmd) => cmd.run(),
+        Command::Derive(cmd) => cmd.run(),
+        Command::Keyinfo(cmd) => cmd.run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("blindcast-keys: error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

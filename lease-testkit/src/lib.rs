@@ -1,0 +1,88 @@
+//! The lease-store conformance suite: one set of checks that every [`LeaseStore`] runs
+//! unchanged, so the memory, SQLite and PostgreSQL stores cannot drift apart.
+//!
+//! A backend implements [`Harness`] and invokes [`lease_store_conformance!`] in one of its
+//! integration tests; the macro expands to one `#[tokio::test]` per check.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use std::time::Duration;
+//! # use blindcast_keys_core::lease::{LeaseStore, ManualClock, MemoryLeaseStore};
+//! # use blindcast_lease_testkit::{Harness, lease_store_conformance};
+//! #[derive(Debug)]
+//! struct Memory(Arc<MemoryLeaseStore>, ManualClock);
+//!
+//! #[async_trait::async_trait]
+//! impl Harness for Memory {
+//!     fn store(&self) -> Arc<dyn LeaseStore> { self.0.clone() }
+//!     async fn sibling(&self) -> Arc<dyn LeaseStore> { self.0.clone() }
+//!     async fn advance(&self, by: Duration) { self.1.advance(by) }
+//! }
+//!
+//! async fn harness() -> Memory {
+//!     let clock = ManualClock::default();
+//!     Memory(Arc::new(MemoryLeaseStore::with_clock(Arc::new(clock.clone()))), clock)
+//! }
+//! lease_store_conformance!(harness());
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![allow(clippy::unwrap_used, clippy::panic)] // a test kit reports failures by panicking
+
+mod checks;
+
+pub use checks::*;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use blindcast_keys_core::lease::LeaseStore;
+
+/// What a backend gives the suite: a fresh, empty store per check, and a way to move time.
+#[async_trait::async_trait]
+pub trait Harness: Send + Sync + std::fmt::Debug + 'static {
+    /// The store under test. Every harness starts empty.
+    fn store(&self) -> Arc<dyn LeaseStore>;
+
+    /// Another store over the same state, built independently (its own connection or
+    /// pool), so races between separate clients are exercised. Stores that cannot be
+    /// opened twice return the same store.
+    async fn sibling(&self) -> Arc<dyn LeaseStore>;
+
+    /// Moves the store's clock forward by at least `by`: a manual clock where the backend
+    /// allows it, otherwise a sleep.
+    async fn advance(&self, by: Duration);
+}
+
+/// Expands to one `#[tokio::test]` per conformance check. `$make` is an expression of
+/// type `impl Future<Output = impl Harness>`, evaluated once per test.
+#[macro_export]
+macro_rules! lease_store_conformance {
+    ($make:expr) => {
+        $crate::lease_store_conformance!(@tests $make;
+            create_and_check,
+            limit_is_enforced_and_expiry_frees_slots,
+            limits_are_per_viewer,
+            renew_extends_and_never_shortens,
+            renew_never_revives_expired,
+            other_viewers_cannot_see_or_touch_leases,
+            check_rejects_wrong_content,
+            release_frees_slot_and_is_idempotent,
+            unknown_ids_are_not_found,
+            purge_removes_only_expired,
+            idempotent_create_replays_same_lease,
+            invalid_requests_change_nothing,
+            race_holds_limit_exactly,
+            race_across_sibling_stores_holds_limit,
+        );
+    };
+    (@tests $make:expr; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let harness = $make.await;
+                $crate::$check(&harness).await;
+            }
+        )+
+    };
+}
