@@ -30,8 +30,10 @@
 #![allow(clippy::unwrap_used, clippy::panic)] // a test kit reports failures by panicking
 
 mod checks;
+mod env;
 
 pub use checks::*;
+pub use env::{DATABASE_URL_VARS, postgres_url, unique_name};
 
 use std::sync::Arc;
 use std::time::Duration;

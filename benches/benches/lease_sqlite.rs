@@ -1,0 +1,2 @@
+//! Placeholder: filled in by the lease-store work.
+fn main() {}
