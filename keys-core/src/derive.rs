@@ -155,6 +155,16 @@ fn itoa_u64(mut n: u64) -> Digits {
 mod tests {
     use super::*;
 
+    /// The PRK lives inside `Hkdf` as two pre-keyed SHA-256 states (HMAC's inner and outer
+    /// pads); sha2's `zeroize` feature makes each state wipe itself on drop. This fails to
+    /// compile if the feature is ever lost.
+    #[test]
+    fn prk_state_zeroizes_on_drop() {
+        fn zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroize_on_drop::<sha2::block_api::Sha256VarCore>();
+        zeroize_on_drop::<DerivedKey>();
+    }
+
     #[test]
     fn decimal_is_canonical() {
         for n in [0, 1, 9, 10, 17, 1_000_000, u64::MAX] {

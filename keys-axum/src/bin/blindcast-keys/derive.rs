@@ -27,7 +27,8 @@ pub(crate) struct KeyArgs {
     content_id: String,
     /// Derive the rotating key of this epoch (canonical decimal, 0 to 2^64-1) instead of
     /// the content key.
-    #[arg(long, value_name = "N")]
+    // Hyphen values reach our own parser, so `--epoch -1` gets the one-line epoch error.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     epoch: Option<String>,
 }
 
