@@ -1,5 +1,27 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod audit;
+pub mod auth;
 pub mod config;
+pub mod cors;
+mod entitlement;
+mod error;
+mod health;
+mod key_routes;
+mod lease_routes;
+mod metrics;
+mod query;
+mod router;
+#[cfg(feature = "server")]
+pub mod server;
+pub mod settings;
+
+pub use audit::AUDIT_TARGET;
+pub use auth::{AuthRejection, Authenticator, JwtAuthenticator, Principal};
+pub use cors::CorsConfig;
+pub use error::ApiError;
+pub use key_routes::LEASE_HEADER;
+pub use router::{KeyRouterConfig, KeyServer};

@@ -76,7 +76,7 @@ fn decode_hex(
     if let Some(position) = text.chars().position(|c| !c.is_ascii_hexdigit()) {
         return Err(fail(SecretProblem::NotHex { position }));
     }
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(fail(SecretProblem::OddLength { digits: text.len() }));
     }
     let mut bytes = Zeroizing::new(vec![0u8; text.len() / 2]);

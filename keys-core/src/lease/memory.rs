@@ -95,19 +95,16 @@ impl LeaseStore for MemoryLeaseStore {
             .idempotency_key
             .as_ref()
             .map(|k| (request.viewer.clone(), k.as_str().to_owned()));
-        if let Some(key) = &idem {
-            if let Some(lease) = state
-                .idempotency
-                .get(key)
-                .and_then(|id| state.leases.get(id))
-            {
-                if !lease.is_expired_at(now) {
-                    if lease.content != request.content {
-                        return Err(LeaseError::IdempotencyConflict);
-                    }
-                    return Ok(lease.clone());
-                }
+        let replay = idem
+            .as_ref()
+            .and_then(|key| state.idempotency.get(key))
+            .and_then(|id| state.leases.get(id))
+            .filter(|lease| !lease.is_expired_at(now));
+        if let Some(lease) = replay {
+            if lease.content != request.content {
+                return Err(LeaseError::IdempotencyConflict);
             }
+            return Ok(lease.clone());
         }
         let active = state.active_count(&request.viewer, now);
         if active >= request.max_active as usize {

@@ -1,7 +1,8 @@
-//! `blindcast-keys`: derive keys, write ffmpeg key-info files, and (later) serve keys.
+//! `blindcast-keys`: derive keys, write ffmpeg key-info files, mint test tokens, and serve keys.
 
 mod derive;
 mod secrets;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,8 @@ enum Command {
     GenSecrets(secrets::GenSecrets),
     Derive(derive::Derive),
     Keyinfo(derive::Keyinfo),
+    Serve(Box<serve::Serve>),
+    Token(serve::Token),
 }
 
 /// A failure the user can act on: one line on stderr, and an exit code.
@@ -58,6 +61,8 @@ fn main() -> ExitCode {
         Command::GenSecrets(cmd) => cmd.run(),
         Command::Derive(cmd) => cmd.run(),
         Command::Keyinfo(cmd) => cmd.run(),
+        Command::Serve(cmd) => cmd.run(),
+        Command::Token(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

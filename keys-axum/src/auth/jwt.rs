@@ -1,0 +1,426 @@
+//! The built-in JWT authenticator.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use blindcast_keys_core::lease::ViewerId;
+use http::request::Parts;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, decode, decode_header};
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+use super::cache::{VerifiedCache, token_hash};
+use super::jwks::{KeySet, RemoteJwks, ValidationTemplate};
+use super::token::extract_token;
+use super::{AuthRejection, Authenticator, Principal};
+
+/// Shortest HS256 secret accepted, in bytes (RFC 7518 §3.2: at least the hash size).
+pub const MIN_HS256_SECRET_LEN: usize = 32;
+
+/// A JWT authenticator that cannot be built as configured. Never contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwtConfigError {
+    /// The HS256 secret is shorter than [`MIN_HS256_SECRET_LEN`] bytes.
+    #[error("the HS256 secret must be at least {MIN_HS256_SECRET_LEN} bytes")]
+    SecretTooShort,
+    /// No key source was given.
+    #[error("no key source: give an HS256 secret, a JWKS URL, a JWKS file or a PEM public key")]
+    NoKeySource,
+    /// More than one key source was given.
+    #[error("give exactly one key source (HS256 secret, JWKS URL, JWKS file or PEM public key)")]
+    MultipleKeySources,
+    /// The PEM file holds no RSA, EC or Ed25519 public key.
+    #[error("not a PEM-encoded RSA, EC or Ed25519 public key")]
+    InvalidPem,
+    /// The JWKS document is unusable.
+    #[error("invalid JWKS: {0}")]
+    InvalidJwks(&'static str),
+    /// The JWKS URL is not an absolute http(s) URL.
+    #[error("the JWKS URL must be an absolute https:// (or http://) URL")]
+    InvalidUrl,
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Client(String),
+    /// Fetching the JWKS failed.
+    #[error("JWKS fetch failed: {0}")]
+    Fetch(String),
+}
+
+#[derive(Debug)]
+enum Keys {
+    Fixed(Arc<KeySet>),
+    Remote(Box<RemoteJwks>),
+}
+
+/// Verifies JWTs: HS256 with a shared secret, or RS256/PS256/ES256/ES384/EdDSA public keys
+/// from a JWKS (URL or file) or a PEM file.
+///
+/// - The algorithm allowlist comes from the key type; `none` is never accepted, nor a
+///   symmetric algorithm with a public key (key confusion).
+/// - `exp` and `sub` are required, `nbf` is honoured, `iss` and `aud` are checked when
+///   configured, with a small leeway (30 s by default).
+/// - The `jku`, `x5u`, `x5c` and `jwk` header fields are ignored: keys only ever come from
+///   the configuration.
+/// - An unknown `kid` refetches a JWKS URL at most once per cooldown (30 s by default),
+///   one fetch at a time.
+/// - Verified tokens are cached (by SHA-256, until `exp` or 5 minutes), so asymmetric
+///   signatures are not re-checked on every request.
+///
+/// ```
+/// use blindcast_keys_axum::auth::JwtAuthenticator;
+/// let auth = JwtAuthenticator::builder()
+///     .hs256_secret(b"an HS256 secret of at least 32 bytes!")
+///     .issuer("https://auth.example.com")
+///     .cookie("bc_token")
+///     .build()?;
+/// # Ok::<(), blindcast_keys_axum::auth::JwtConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct JwtAuthenticator {
+    keys: Keys,
+    cookie: Option<String>,
+    cache: Option<VerifiedCache>,
+}
+
+/// Builds a [`JwtAuthenticator`].
+#[derive(Default)]
+pub struct JwtBuilder {
+    secret: Option<Zeroizing<Vec<u8>>>,
+    pem: Option<Vec<u8>>,
+    jwks_json: Option<Vec<u8>>,
+    jwks_url: Option<String>,
+    issuer: Vec<String>,
+    audience: Vec<String>,
+    leeway: Option<Duration>,
+    cookie: Option<String>,
+    cache_capacity: Option<usize>,
+    cache_ttl: Option<Duration>,
+    cooldown: Option<Duration>,
+    max_age: Option<Duration>,
+    sources: usize,
+}
+
+impl std::fmt::Debug for JwtBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtBuilder")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("jwks_url", &self.jwks_url)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtBuilder {
+    /// Verify HS256 tokens with this shared secret (at least 32 bytes).
+    #[must_use]
+    pub fn hs256_secret(mut self, secret: &[u8]) -> Self {
+        self.secret = Some(Zeroizing::new(secret.to_vec()));
+        self.sources += 1;
+        self
+    }
+
+    /// Verify with the public key of this PEM document (RSA, EC P-256/P-384 or Ed25519).
+    #[must_use]
+    pub fn public_key_pem(mut self, pem: &[u8]) -> Self {
+        self.pem = Some(pem.to_vec());
+        self.sources += 1;
+        self
+    }
+
+    /// Verify with the keys of this JWKS document.
+    #[must_use]
+    pub fn jwks_json(mut self, json: &[u8]) -> Self {
+        self.jwks_json = Some(json.to_vec());
+        self.sources += 1;
+        self
+    }
+
+    /// Verify with the keys of the JWKS at this URL, fetched on first use and refetched
+    /// when stale or on an unknown `kid` (at most once per cooldown).
+    #[must_use]
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks_url = Some(url.into());
+        self.sources += 1;
+        self
+    }
+
+    /// Accept only tokens whose `iss` is this (may be called more than once).
+    #[must_use]
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer.push(issuer.into());
+        self
+    }
+
+    /// Accept only tokens whose `aud` contains this (may be called more than once).
+    #[must_use]
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience.push(audience.into());
+        self
+    }
+
+    /// Clock-skew allowance for `exp` and `nbf` (default 30 s; whole seconds).
+    #[must_use]
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = Some(leeway);
+        self
+    }
+
+    /// Also read the token from this cookie (after the header and the `token` query
+    /// parameter).
+    #[must_use]
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        self.cookie = Some(name.into());
+        self
+    }
+
+    /// The verified-token cache: at most `capacity` tokens (0 turns it off), each kept at
+    /// most `ttl` (default 10,000 tokens, 5 minutes).
+    #[must_use]
+    pub fn token_cache(mut self, capacity: usize, ttl: Duration) -> Self {
+        self.cache_capacity = Some(capacity);
+        self.cache_ttl = Some(ttl);
+        self
+    }
+
+    /// Least time between two fetches of a JWKS URL (default 30 s).
+    #[must_use]
+    pub fn jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = Some(cooldown);
+        self
+    }
+
+    /// How long a fetched JWKS is used before it is refetched (default 10 minutes).
+    #[must_use]
+    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// Builds the authenticator.
+    ///
+    /// # Errors
+    /// When no or several key sources are given, or a key is unusable.
+    pub fn build(self) -> Result<JwtAuthenticator, JwtConfigError> {
+        let template = ValidationTemplate {
+            issuer: self.issuer,
+            audience: self.audience,
+            leeway: self.leeway.unwrap_or(Duration::from_secs(30)),
+        };
+        let keys = match self.sources {
+            0 => return Err(JwtConfigError::NoKeySource),
+            1 => {
+                if let Some(secret) = self.secret {
+                    if secret.len() < MIN_HS256_SECRET_LEN {
+                        return Err(JwtConfigError::SecretTooShort);
+                    }
+                    Keys::Fixed(Arc::new(KeySet::single(
+                        DecodingKey::from_secret(&secret),
+                        vec![Algorithm::HS256],
+                        &template,
+                    )))
+                } else if let Some(pem) = self.pem {
+                    let (key, algs) = pem_key(&pem)?;
+                    Keys::Fixed(Arc::new(KeySet::single(key, algs, &template)))
+                } else if let Some(json) = self.jwks_json {
+                    Keys::Fixed(Arc::new(KeySet::from_jwks(&json, &template)?))
+                } else if let Some(url) = self.jwks_url {
+                    Keys::Remote(Box::new(RemoteJwks::new(
+                        &url,
+                        template,
+                        self.cooldown.unwrap_or(Duration::from_secs(30)),
+                        self.max_age.unwrap_or(Duration::from_secs(600)),
+                    )?))
+                } else {
+                    return Err(JwtConfigError::NoKeySource);
+                }
+            }
+            _ => return Err(JwtConfigError::MultipleKeySources),
+        };
+        let capacity = self.cache_capacity.unwrap_or(10_000);
+        let ttl = self.cache_ttl.unwrap_or(Duration::from_secs(300));
+        Ok(JwtAuthenticator {
+            keys,
+            cookie: self.cookie,
+            cache: (capacity > 0 && !ttl.is_zero()).then(|| VerifiedCache::new(capacity, ttl)),
+        })
+    }
+}
+
+/// The key of a PEM public key and the algorithms its type allows.
+fn pem_key(pem: &[u8]) -> Result<(DecodingKey, Vec<Algorithm>), JwtConfigError> {
+    use Algorithm::*;
+    let text = std::str::from_utf8(pem).map_err(|_| JwtConfigError::InvalidPem)?;
+    if text.contains("PRIVATE KEY") {
+        // A private key where a public one belongs is a deployment mistake worth
+        // stopping for.
+        return Err(JwtConfigError::InvalidPem);
+    }
+    if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+        return Ok((key, vec![RS256, RS384, RS512, PS256, PS384, PS512]));
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(pem) {
+        return Ok((key, vec![ES256, ES384]));
+    }
+    if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+        return Ok((key, vec![EdDSA]));
+    }
+    Err(JwtConfigError::InvalidPem)
+}
+
+impl JwtAuthenticator {
+    /// Starts a builder.
+    pub fn builder() -> JwtBuilder {
+        JwtBuilder::default()
+    }
+
+    /// For a JWKS URL: fetches the keys now (call at startup so the first viewer does
+    /// not wait). Returns whether keys are available.
+    pub async fn prefetch(&self) -> bool {
+        match &self.keys {
+            Keys::Fixed(_) => true,
+            Keys::Remote(remote) => remote.refresh().await,
+        }
+    }
+
+    /// How many times the JWKS URL was fetched (0 for fixed keys).
+    pub fn jwks_fetches(&self) -> u64 {
+        match &self.keys {
+            Keys::Fixed(_) => 0,
+            Keys::Remote(remote) => remote.fetch_count(),
+        }
+    }
+
+    /// Verifies one token.
+    ///
+    /// # Errors
+    /// 401 `unauthenticated` with a short reason.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthRejection> {
+        let hash = self.cache.as_ref().map(|_| token_hash(token));
+        if let (Some(cache), Some(hash)) = (&self.cache, &hash)
+            && let Some(principal) = cache.get(hash)
+        {
+            return Ok(principal);
+        }
+        let header = decode_header(token).map_err(|_| AuthRejection::invalid("malformed token"))?;
+        // Only `alg` and `kid` of the unverified header are read, to pick a key; `jku`,
+        // `x5u`, `x5c` and `jwk` are ignored.
+        let kid = header.kid.as_deref().filter(|k| k.len() <= 256);
+        if header.kid.is_some() && kid.is_none() {
+            return Err(AuthRejection::invalid("invalid token"));
+        }
+        let set = match &self.keys {
+            Keys::Fixed(set) => Arc::clone(set),
+            Keys::Remote(remote) => remote.keys_for(kid).await,
+        };
+        let mut last = AuthRejection::invalid("invalid token");
+        for key in set.candidates(kid, header.alg) {
+            match decode::<Map<String, Value>>(token, &key.key, &key.validation) {
+                Ok(data) => {
+                    let principal = principal_from(data.claims)?;
+                    if let (Some(cache), Some(hash)) = (&self.cache, hash) {
+                        cache.insert(hash, &principal);
+                    }
+                    return Ok(principal);
+                }
+                Err(e) => {
+                    last = rejection_for(e.kind());
+                    if !matches!(e.kind(), ErrorKind::InvalidSignature) {
+                        // The signature was fine (or never reached): another key would not
+                        // change the verdict.
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+fn principal_from(claims: Map<String, Value>) -> Result<Principal, AuthRejection> {
+    let viewer = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .and_then(|s| ViewerId::new(s).ok())
+        .ok_or_else(|| AuthRejection::invalid("token subject is not a valid viewer id"))?;
+    Ok(Principal::with_claims(viewer, claims))
+}
+
+fn rejection_for(kind: &ErrorKind) -> AuthRejection {
+    AuthRejection::invalid(match kind {
+        ErrorKind::ExpiredSignature => "token expired",
+        ErrorKind::ImmatureSignature => "token not yet valid",
+        ErrorKind::InvalidIssuer => "token issuer not accepted",
+        ErrorKind::InvalidAudience => "token audience not accepted",
+        ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+        _ => "invalid token",
+    })
+}
+
+#[async_trait::async_trait]
+impl Authenticator for JwtAuthenticator {
+    async fn authenticate(&self, head: &Parts) -> Result<Principal, AuthRejection> {
+        match extract_token(head, self.cookie.as_deref())? {
+            Some((token, _source)) => self.verify(&token).await,
+            None => Err(AuthRejection::missing("a bearer token is required")),
+        }
+    }
+}
+
+/// Why a token could not be minted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MintError {
+    /// The secret is shorter than [`MIN_HS256_SECRET_LEN`] bytes.
+    #[error("the HS256 secret must be at least {MIN_HS256_SECRET_LEN} bytes")]
+    SecretTooShort,
+    /// The subject is not a valid viewer id.
+    #[error("the subject must be 1 to 255 bytes without control characters")]
+    InvalidSubject,
+    /// Signing failed.
+    #[error("signing failed")]
+    Signing(#[source] jsonwebtoken::errors::Error),
+}
+
+/// Mints an HS256 token for `sub`, valid for `ttl`, with extra claims (which may set
+/// `iss`, `aud` or an entitlement claim). For tests, pipelines and `serve --dev`.
+///
+/// ```
+/// use std::time::Duration;
+/// let token = blindcast_keys_axum::auth::mint_hs256(
+///     b"an HS256 secret of at least 32 bytes!", "viewer-1", Duration::from_secs(3600),
+///     Default::default())?;
+/// assert_eq!(token.split('.').count(), 3);
+/// # Ok::<(), blindcast_keys_axum::auth::MintError>(())
+/// ```
+///
+/// # Errors
+/// [`MintError`].
+pub fn mint_hs256(
+    secret: &[u8],
+    sub: &str,
+    ttl: Duration,
+    extra: BTreeMap<String, Value>,
+) -> Result<String, MintError> {
+    if secret.len() < MIN_HS256_SECRET_LEN {
+        return Err(MintError::SecretTooShort);
+    }
+    ViewerId::new(sub).map_err(|_| MintError::InvalidSubject)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let mut claims: Map<String, Value> = extra.into_iter().collect();
+    claims.insert("sub".into(), Value::from(sub));
+    claims.insert("iat".into(), Value::from(now));
+    claims.insert("exp".into(), Value::from(now.saturating_add(ttl.as_secs())));
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .map_err(MintError::Signing)
+}

@@ -1,0 +1,191 @@
+//! `GET`/`HEAD /keys/{contentId}` and `/keys/{contentId}/{epoch}`: the 16-byte keys.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use blindcast_keys_core::lease::LeaseId;
+use blindcast_keys_core::{ContentId, DerivedKey, parse_epoch};
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
+
+use crate::audit::KeyAudit;
+use crate::entitlement::is_entitled;
+use crate::error::ApiError;
+use crate::query::query_param;
+use crate::router::AppState;
+
+/// The header that carries a lease id on key requests.
+pub const LEASE_HEADER: &str = "x-blindcast-lease";
+
+pub(crate) async fn content_key(
+    State(state): State<Arc<AppState>>,
+    path: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    let content = path.map(|Path(c)| c).ok();
+    serve_key(&state, request, content.as_deref(), None).await
+}
+
+pub(crate) async fn epoch_key(
+    State(state): State<Arc<AppState>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    request: Request,
+) -> Response {
+    match path {
+        Ok(Path((content, epoch))) => {
+            serve_key(&state, request, Some(&content), Some(Some(&epoch))).await
+        }
+        Err(_) => {
+            // One segment is not UTF-8 once decoded: find out which, so the error names
+            // the right part.
+            let mut segments = request.uri().path().rsplit('/');
+            let epoch = segments.next().and_then(percent_decode);
+            let content = segments.next().and_then(percent_decode);
+            serve_key(&state, request, content.as_deref(), Some(epoch.as_deref())).await
+        }
+    }
+}
+
+/// Percent-decodes a path segment; `None` unless the result is UTF-8.
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = raw.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+pub(crate) async fn leases_content_key(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Response {
+    serve_key(&state, request, Some("leases"), None).await
+}
+
+pub(crate) async fn leases_renew_epoch_key(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Response {
+    serve_key(&state, request, Some("leases"), Some(Some("renew"))).await
+}
+
+pub(crate) async fn leases_epoch_key(
+    State(state): State<Arc<AppState>>,
+    path: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    let epoch = path.map(|Path(e)| e).ok();
+    serve_key(&state, request, Some("leases"), Some(epoch.as_deref())).await
+}
+
+/// `content`: `None` when the path segment was not valid UTF-8. `epoch`: `None` for the
+/// content key, `Some(None)` for an undecodable epoch segment.
+async fn serve_key(
+    state: &AppState,
+    request: Request,
+    content: Option<&str>,
+    epoch: Option<Option<&str>>,
+) -> Response {
+    let (head, _body) = request.into_parts();
+    let mut audit = KeyAudit::start();
+    let result = issue(state, &head, content, epoch, &mut audit).await;
+    let (response, refusal) = match result {
+        Ok(key) => (key_response(&key, &state.cache_control), None),
+        Err(error) => {
+            let code = error.code().to_owned();
+            (error.into_response(), Some(code))
+        }
+    };
+    audit.emit(refusal.as_deref(), response.status().as_u16());
+    if let Some(metrics) = &state.metrics {
+        metrics.key_request(refusal.as_deref(), audit.started.elapsed());
+    }
+    response
+}
+
+async fn issue(
+    state: &AppState,
+    head: &Parts,
+    content: Option<&str>,
+    epoch: Option<Option<&str>>,
+    audit: &mut KeyAudit,
+) -> Result<DerivedKey, ApiError> {
+    // Cheap syntax checks first: a malformed id costs no signature check.
+    let content = ContentId::new(content.ok_or(ApiError::InvalidContentId)?)
+        .map_err(|_| ApiError::InvalidContentId)?;
+    audit.content = Some(content.clone());
+    let epoch = match epoch {
+        None => None,
+        Some(text) => Some(
+            parse_epoch(text.ok_or(ApiError::InvalidEpoch)?).map_err(|_| ApiError::InvalidEpoch)?,
+        ),
+    };
+    audit.epoch = epoch;
+
+    let principal = state.auth.authenticate(head).await?;
+    audit.viewer = Some(principal.viewer.clone());
+    if let Some(claim) = &state.config.entitlement_claim
+        && !is_entitled(&principal.claims, claim, &content)
+    {
+        return Err(ApiError::Forbidden("not entitled to this content"));
+    }
+
+    if let Some(store) = &state.leases {
+        let lease = lease_id(head)?;
+        audit.lease = Some(lease.clone());
+        match store.check(&lease, &principal.viewer, &content).await {
+            Ok(_) => {}
+            // Unknown ids and other viewers' leases look the same: no probing.
+            Err(blindcast_keys_core::LeaseError::NotFound) => {
+                return Err(ApiError::LeaseRequired("no valid lease of this viewer"));
+            }
+            Err(e) => return Err(ApiError::from_lease_error(e)),
+        }
+    }
+    Ok(state.deriver.key(&content, epoch))
+}
+
+/// The lease id of a key request: header `X-Blindcast-Lease`, else query `lease`.
+fn lease_id(head: &Parts) -> Result<LeaseId, ApiError> {
+    let missing = || ApiError::LeaseRequired("a lease is required: X-Blindcast-Lease or ?lease=");
+    let malformed = || ApiError::LeaseRequired("no valid lease of this viewer");
+    if let Some(value) = head.headers.get(LEASE_HEADER) {
+        let text = value.to_str().map_err(|_| malformed())?;
+        return text.trim().parse().map_err(|_| malformed());
+    }
+    let query = head.uri.query().ok_or_else(missing)?;
+    let text = query_param(query, "lease").ok_or_else(missing)?;
+    text.parse().map_err(|_| malformed())
+}
+
+fn key_response(key: &DerivedKey, cache_control: &HeaderValue) -> Response {
+    let mut response = Response::new(Body::from(key.as_bytes().to_vec()));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, cache_control.clone());
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Explicit, so HEAD answers carry it too.
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("16"));
+    response
+}

@@ -1,0 +1,124 @@
+//! Prometheus metrics (opt-in): keys issued, refusals by reason, lease operations, and a
+//! key-request latency histogram. Plain atomics and the text exposition format; no
+//! registry crate needed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
+];
+
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    keys_issued: AtomicU64,
+    refusals: Mutex<BTreeMap<String, u64>>,
+    lease_ops: Mutex<BTreeMap<(&'static str, String), u64>>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl Metrics {
+    pub(crate) fn key_request(&self, refusal: Option<&str>, latency: Duration) {
+        match refusal {
+            None => {
+                self.keys_issued.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(reason) => {
+                if let Ok(mut map) = self.refusals.lock() {
+                    *map.entry(reason.to_owned()).or_default() += 1;
+                }
+            }
+        }
+        let secs = latency.as_secs_f64();
+        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            if secs <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    pub(crate) fn lease_op(&self, op: &'static str, outcome: &str) {
+        if let Ok(mut map) = self.lease_ops.lock() {
+            *map.entry((op, outcome.to_owned())).or_default() += 1;
+        }
+    }
+
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP blindcast_keys_issued_total Keys served.");
+        let _ = writeln!(out, "# TYPE blindcast_keys_issued_total counter");
+        let _ = writeln!(
+            out,
+            "blindcast_keys_issued_total {}",
+            self.keys_issued.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP blindcast_key_refusals_total Key requests refused, by reason."
+        );
+        let _ = writeln!(out, "# TYPE blindcast_key_refusals_total counter");
+        if let Ok(map) = self.refusals.lock() {
+            for (reason, n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "blindcast_key_refusals_total{{reason=\"{}\"}} {n}",
+                    escape(reason)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP blindcast_lease_operations_total Lease operations, by operation and outcome."
+        );
+        let _ = writeln!(out, "# TYPE blindcast_lease_operations_total counter");
+        if let Ok(map) = self.lease_ops.lock() {
+            for ((op, outcome), n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "blindcast_lease_operations_total{{operation=\"{op}\",outcome=\"{}\"}} {n}",
+                    escape(outcome)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP blindcast_key_request_duration_seconds Key request latency."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE blindcast_key_request_duration_seconds histogram"
+        );
+        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            let _ = writeln!(
+                out,
+                "blindcast_key_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "blindcast_key_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "blindcast_key_request_duration_seconds_sum {sum}");
+        let _ = writeln!(out, "blindcast_key_request_duration_seconds_count {count}");
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

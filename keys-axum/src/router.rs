@@ -1,0 +1,196 @@
+//! [`KeyServer`]: builds the axum [`Router`] of the key server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use blindcast_keys_core::{KeyDeriver, LeaseStore};
+use http::HeaderValue;
+
+use crate::auth::Authenticator;
+use crate::cors::CorsConfig;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::{health, key_routes, lease_routes};
+
+/// Options of the router, with the defaults of the issue. Plain data: set the fields you
+/// need and keep `..Default::default()` for the rest.
+#[derive(Debug, Clone)]
+pub struct KeyRouterConfig {
+    /// `None`: keys are sent with `Cache-Control: no-store` (the default). `Some(n)`:
+    /// `private, max-age=n`, so a player may reuse a key; never cacheable by shared caches.
+    pub key_max_age: Option<u32>,
+    /// The claim that lists the content a viewer may watch (`["movie-1", "series-*"]`).
+    /// `None` (the default): every authenticated viewer may fetch every key.
+    pub entitlement_claim: Option<String>,
+    /// Lease lifetime (default 120 s).
+    pub lease_ttl: Duration,
+    /// Unexpired leases one viewer may hold (default 3).
+    pub max_leases_per_viewer: u32,
+    /// Largest request body, in bytes (default 4 KiB); larger ones get 413.
+    pub body_limit: usize,
+    /// Time limit for one request, body included (default 10 s); then 408.
+    pub request_timeout: Option<Duration>,
+    /// Serve Prometheus metrics at `/metrics` (default off).
+    pub metrics: bool,
+}
+
+impl Default for KeyRouterConfig {
+    fn default() -> Self {
+        Self {
+            key_max_age: None,
+            entitlement_claim: None,
+            lease_ttl: Duration::from_secs(120),
+            max_leases_per_viewer: 3,
+            body_limit: 4 * 1024,
+            request_timeout: Some(Duration::from_secs(10)),
+            metrics: false,
+        }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) deriver: KeyDeriver,
+    pub(crate) auth: Arc<dyn Authenticator>,
+    pub(crate) leases: Option<Arc<dyn LeaseStore>>,
+    pub(crate) cache_control: HeaderValue,
+    pub(crate) config: KeyRouterConfig,
+    pub(crate) metrics: Option<Metrics>,
+}
+
+/// Builds the key server's [`Router`]: the key and lease routes, health checks, CORS and
+/// error mapping, ready to be served by `axum::serve`, nested in another router, or run on
+/// AWS Lambda.
+///
+/// ```
+/// use blindcast_keys_axum::{KeyServer, auth::JwtAuthenticator};
+/// use blindcast_keys_core::{KeyDeriver, MasterKey, Salt};
+///
+/// let deriver = KeyDeriver::new(&MasterKey::from_hex(&"0b".repeat(32))?, &Salt::from_hex(&"00".repeat(16))?);
+/// let auth = JwtAuthenticator::builder().hs256_secret(&[7; 32]).build()?;
+/// let router: axum::Router = KeyServer::new(deriver, auth).router();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct KeyServer {
+    deriver: KeyDeriver,
+    auth: Arc<dyn Authenticator>,
+    leases: Option<Arc<dyn LeaseStore>>,
+    cors: Option<CorsConfig>,
+    config: KeyRouterConfig,
+}
+
+impl KeyServer {
+    /// A key server deriving keys with `deriver`, authenticating with `authenticator`,
+    /// without leases and without CORS.
+    pub fn new(deriver: KeyDeriver, authenticator: impl Authenticator) -> Self {
+        Self::with_authenticator(deriver, Arc::new(authenticator))
+    }
+
+    /// Like [`new`](Self::new), with a shared authenticator.
+    pub fn with_authenticator(deriver: KeyDeriver, authenticator: Arc<dyn Authenticator>) -> Self {
+        Self {
+            deriver,
+            auth: authenticator,
+            leases: None,
+            cors: None,
+            config: KeyRouterConfig::default(),
+        }
+    }
+
+    /// Turns leases on: the lease routes answer, and keys are served only under a valid
+    /// lease of the viewer for that content.
+    #[must_use]
+    pub fn lease_store(mut self, store: Arc<dyn LeaseStore>) -> Self {
+        self.leases = Some(store);
+        self
+    }
+
+    /// Answers CORS requests from these origins.
+    #[must_use]
+    pub fn cors(mut self, cors: CorsConfig) -> Self {
+        self.cors = Some(cors);
+        self
+    }
+
+    /// Replaces the router options.
+    #[must_use]
+    pub fn config(mut self, config: KeyRouterConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The options in force.
+    pub fn config_mut(&mut self) -> &mut KeyRouterConfig {
+        &mut self.config
+    }
+
+    /// Builds the router.
+    pub fn router(self) -> Router {
+        let cache_control = match self.config.key_max_age {
+            Some(n) => HeaderValue::from_str(&format!("private, max-age={n}"))
+                .unwrap_or(HeaderValue::from_static("no-store")),
+            None => HeaderValue::from_static("no-store"),
+        };
+        let metrics_on = self.config.metrics;
+        let timeout = self.config.request_timeout;
+        let state = Arc::new(AppState {
+            deriver: self.deriver,
+            auth: self.auth,
+            leases: self.leases,
+            cache_control,
+            metrics: metrics_on.then(Metrics::default),
+            config: self.config,
+        });
+        // `leases` is also a valid content id: the lease routes' paths answer GET/HEAD
+        // with keys, so no content id is unreachable.
+        let mut router = Router::new()
+            .route("/keys/{content_id}", get(key_routes::content_key))
+            .route("/keys/{content_id}/{epoch}", get(key_routes::epoch_key))
+            .route(
+                "/keys/leases",
+                post(lease_routes::create).get(key_routes::leases_content_key),
+            )
+            .route(
+                "/keys/leases/renew",
+                post(lease_routes::renew).get(key_routes::leases_renew_epoch_key),
+            )
+            .route(
+                "/keys/leases/{lease_id}",
+                delete(lease_routes::release).get(key_routes::leases_epoch_key),
+            )
+            .route("/healthz", get(health::healthz))
+            .route("/readyz", get(health::readyz));
+        if metrics_on {
+            router = router.route("/metrics", get(health::metrics));
+        }
+        let mut router = router
+            .fallback(|| async { ApiError::NotFound })
+            .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+            .with_state(state);
+        if let Some(limit) = timeout {
+            router = router.layer(middleware::from_fn(move |req: Request, next: Next| {
+                request_timeout(limit, req, next)
+            }));
+        }
+        if let Some(cors) = &self.cors {
+            router = router.layer(cors.layer()).layer(middleware::map_response(
+                crate::cors::strip_stray_credentials,
+            ));
+        }
+        router
+    }
+}
+
+async fn request_timeout(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout.into_response(),
+    }
+}

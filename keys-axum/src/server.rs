@@ -1,0 +1,176 @@
+//! Running the router on a TCP listener: header-read timeout, connection cap, background
+//! lease purge, logging, and graceful shutdown on SIGTERM/SIGINT.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use blindcast_keys_core::LeaseStore;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::settings::{LogFormat, Settings};
+
+/// Connection-level limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// A client must send a request's headers within this time (slowloris).
+    pub header_read_timeout: Duration,
+    /// At most this many connections at once; further ones wait in the kernel backlog.
+    pub max_connections: usize,
+    /// After shutdown starts, in-flight requests get this long to finish.
+    pub shutdown_timeout: Duration,
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight
+/// requests finish within the shutdown timeout.
+///
+/// # Errors
+/// Only errors of the listener itself; failed connections are logged and dropped.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .keep_alive(true);
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(options.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, _peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // Client resets and timeouts end up here; they are not the server's errors.
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    match tokio::time::timeout(options.shutdown_timeout, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("shutdown complete"),
+        Err(_) => tracing::warn!("shutdown deadline reached; closing remaining connections"),
+    }
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Deletes expired leases every `interval`, for as long as the task runs.
+pub fn spawn_purge(store: Arc<dyn LeaseStore>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match store.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(purged = n, "expired leases purged"),
+                Err(e) => tracing::warn!(error = %e, "lease purge failed"),
+            }
+        }
+    })
+}
+
+/// Installs the global tracing subscriber: logs on stderr, text or JSON. Returns false if
+/// one was already installed.
+pub fn init_logging(format: LogFormat, filter: &str) -> bool {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init().is_ok(),
+        LogFormat::Text => builder.with_ansi(false).try_init().is_ok(),
+    }
+}
+
+/// Opens the lease store, binds, and serves until SIGTERM/SIGINT. `on_ready` is called
+/// with the bound address once the server accepts connections.
+///
+/// # Errors
+/// A setting that fails at startup (the lease store cannot be opened, the address cannot
+/// be bound), as an error naming the setting.
+pub async fn run(
+    settings: Settings,
+    on_ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), crate::config::ConfigError> {
+    use crate::config::ConfigError;
+    let store = settings.lease_store.open().await?;
+    if let Some(jwt) = &settings.jwt
+        && !jwt.prefetch().await
+    {
+        tracing::warn!("JWKS not available yet; tokens are refused until it can be fetched");
+    }
+    let router = settings.key_server(store.clone()).router();
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .map_err(|e| ConfigError::new("BIND", format!("cannot bind {}: {e}", settings.bind)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ConfigError::new("BIND", e.to_string()))?;
+    let purge = store.map(|s| spawn_purge(s, settings.purge_interval));
+    tracing::info!(%addr, leases = ?settings.lease_store, "listening");
+    on_ready(addr);
+    let options = ServeOptions {
+        header_read_timeout: settings.header_read_timeout,
+        max_connections: settings.max_connections,
+        shutdown_timeout: settings.shutdown_timeout,
+    };
+    let result = serve(listener, router, options, shutdown_signal()).await;
+    if let Some(purge) = purge {
+        purge.abort();
+    }
+    result.map_err(|e| ConfigError::new("BIND", e.to_string()))
+}

@@ -1,0 +1,113 @@
+//! Mapping PostgreSQL and pool errors onto [`LeaseError`].
+
+use blindcast_keys_core::lease::LeaseError;
+use deadpool_postgres::PoolError;
+use tokio_postgres::error::SqlState;
+
+/// A connection string or setting the store cannot use. Kept as the source of
+/// [`LeaseError::Backend`]; never holds the password.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The URL could not be parsed.
+    #[error("invalid PostgreSQL connection string: {0}")]
+    Url(#[source] tokio_postgres::Error),
+    /// An `sslmode` this build does not know.
+    #[error("unsupported sslmode {0:?} (disable, prefer, require, verify-ca, verify-full)")]
+    SslMode(String),
+    /// TLS was asked for but the crate was built without the `tls` feature.
+    #[error("sslmode {0} needs the `tls` feature of blindcast-lease-postgres")]
+    TlsDisabled(&'static str),
+    /// The root certificates could not be loaded.
+    #[error("cannot load TLS root certificates: {0}")]
+    RootCerts(String),
+    /// The pool could not be built.
+    #[error("cannot build the connection pool: {0}")]
+    Pool(String),
+}
+
+/// Why one attempt of an operation failed, before mapping.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// A final answer of the store (limit reached, not found, ...).
+    Lease(LeaseError),
+    /// A database error.
+    Pg(tokio_postgres::Error),
+    /// No connection could be had.
+    Pool(PoolError),
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Pg(e)
+    }
+}
+
+impl From<PoolError> for Failure {
+    fn from(e: PoolError) -> Self {
+        Self::Pool(e)
+    }
+}
+
+impl From<LeaseError> for Failure {
+    fn from(e: LeaseError) -> Self {
+        Self::Lease(e)
+    }
+}
+
+impl Failure {
+    /// A serialization failure or deadlock: the transaction may simply be run again.
+    pub(crate) fn is_retryable(&self) -> bool {
+        matches!(self, Self::Pg(e) if e.code().is_some_and(|c| {
+            *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+        }))
+    }
+
+    pub(crate) fn into_lease_error(self) -> LeaseError {
+        match self {
+            Self::Lease(e) => e,
+            Self::Pg(e) => pg_error(e),
+            Self::Pool(e) => pool_error(e),
+        }
+    }
+}
+
+/// `Unavailable` when the database cannot be reached or is shutting down; `Backend` for
+/// everything else.
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> LeaseError {
+    if is_unavailable(&e) {
+        LeaseError::unavailable(e)
+    } else {
+        LeaseError::backend(e)
+    }
+}
+
+fn is_unavailable(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        let code = code.code();
+        // Class 08: connection exception; 57P01-57P03: shutdown, crash, cannot connect now;
+        // 53300: too many connections.
+        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+    }
+    // Not from the server: I/O (refused, reset, timed out) or TLS while connecting.
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<std::io::Error>() {
+            return true;
+        }
+        source = s.source();
+    }
+    let text = e.to_string();
+    text.starts_with("error connecting") || text.starts_with("timeout waiting")
+}
+
+pub(crate) fn pool_error(e: PoolError) -> LeaseError {
+    match e {
+        PoolError::Backend(e) => pg_error(e),
+        PoolError::Timeout(_) | PoolError::Closed => LeaseError::unavailable(e),
+        PoolError::PostCreateHook(_) | PoolError::NoRuntimeSpecified => LeaseError::backend(e),
+    }
+}

@@ -1,0 +1,96 @@
+//! Versioned schema migrations, recorded in `{prefix}schema_migrations`.
+//!
+//! All of them run in one transaction under a transaction-scoped advisory lock, so
+//! servers starting at once do not race; a migration applied by a newer version of the
+//! crate is left alone (migrations only add).
+
+use deadpool_postgres::Client;
+use tokio_postgres::types::Type;
+
+use crate::error::Failure;
+
+/// One schema change. Versions only grow; a released migration never changes.
+struct Migration {
+    version: i32,
+    description: &'static str,
+    /// SQL with `{p}` for the table prefix.
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "leases",
+    sql: "
+        CREATE TABLE {p}leases (
+            id text PRIMARY KEY,
+            viewer text NOT NULL,
+            content text NOT NULL,
+            idempotency_key text,
+            created_at timestamptz NOT NULL,
+            expires_at timestamptz NOT NULL,
+            renewals bigint NOT NULL DEFAULT 0
+        );
+        CREATE INDEX {p}leases_viewer_expires_idx ON {p}leases (viewer, expires_at);
+        CREATE INDEX {p}leases_viewer_idem_idx ON {p}leases (viewer, idempotency_key)
+            WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX {p}leases_expires_idx ON {p}leases (expires_at);
+    ",
+}];
+
+/// The advisory-lock namespace of the migrations of `prefix`.
+fn lock_name(prefix: &str) -> String {
+    format!("blindcast_lease_migrations:{prefix}")
+}
+
+/// Applies the migrations `prefix` lacks; returns how many it applied.
+pub(crate) async fn run(client: &mut Client, prefix: &str) -> Result<usize, Failure> {
+    let tx = client.transaction().await?;
+    // Unnamed statements only (query_typed), so this also works behind PgBouncer.
+    tx.query_typed(
+        "SELECT pg_advisory_xact_lock(hashtext($1), 0)",
+        &[(&lock_name(prefix), Type::TEXT)],
+    )
+    .await?;
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {prefix}schema_migrations (
+            version integer PRIMARY KEY,
+            description text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )"
+    ))
+    .await?;
+    let applied: Vec<i32> = tx
+        .query_typed(
+            &format!("SELECT version FROM {prefix}schema_migrations"),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let mut count = 0;
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        tx.batch_execute(&m.sql.replace("{p}", prefix)).await?;
+        tx.query_typed(
+            &format!(
+                "INSERT INTO {prefix}schema_migrations (version, description) VALUES ($1, $2)"
+            ),
+            &[(&m.version, Type::INT4), (&m.description, Type::TEXT)],
+        )
+        .await?;
+        count += 1;
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_strictly_increase() {
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+        assert!(MIGRATIONS.iter().all(|m| m.sql.contains("{p}")));
+    }
+}

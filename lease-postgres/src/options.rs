@@ -1,0 +1,252 @@
+//! How a [`PostgresLeaseStore`](crate::PostgresLeaseStore) connects, names its tables and
+//! retries.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use blindcast_keys_core::lease::LeaseError;
+
+/// Longest accepted table prefix: PostgreSQL identifiers hold 63 bytes, and the longest
+/// name built from the prefix adds 27.
+pub const MAX_TABLE_PREFIX_LEN: usize = 32;
+
+/// Settings of a [`PostgresLeaseStore`](crate::PostgresLeaseStore). Start from
+/// [`PostgresOptions::default`] and change what you need with the `with_*` methods.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PostgresOptions {
+    /// Prefix of every table, index and lock name of the store: `[a-z_][a-z0-9_]*`, at
+    /// most [`MAX_TABLE_PREFIX_LEN`] bytes. Stores with different prefixes share nothing.
+    /// Default `blindcast_`.
+    pub table_prefix: String,
+    /// Most connections the pool opens. Default 16.
+    pub max_connections: usize,
+    /// Longest wait for a free pooled connection before
+    /// [`LeaseError::Unavailable`]. Default 5 s.
+    pub wait_timeout: Duration,
+    /// Longest wait to open one connection (TCP, TLS and authentication) before
+    /// [`LeaseError::Unavailable`]; also the recycle timeout. A `connect_timeout` in the
+    /// URL takes precedence for the TCP part. Default 5 s.
+    pub connect_timeout: Duration,
+    /// Retries of transactions that fail with a serialization failure (SQLSTATE 40001) or
+    /// a deadlock (40P01).
+    pub retry: RetryPolicy,
+    /// Run the schema migrations when the store is built. Default `true`; turn it off when
+    /// a separate job with DDL rights runs [`migrate`](crate::PostgresLeaseStore::migrate).
+    pub run_migrations: bool,
+    /// Use cached named prepared statements (one round trip per query). Turn off behind
+    /// PgBouncer older than 1.21 in transaction mode, or to avoid RDS Proxy pinning: queries
+    /// then go as unnamed statements with explicit types (also one round trip, planned
+    /// each time). Default `true`.
+    pub prepared_statements: bool,
+    #[doc(hidden)]
+    pub clock_offset: Option<DbClockOffset>,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            table_prefix: "blindcast_".to_owned(),
+            max_connections: 16,
+            wait_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            run_migrations: true,
+            prepared_statements: true,
+            clock_offset: None,
+        }
+    }
+}
+
+impl PostgresOptions {
+    /// Sets [`table_prefix`](Self::table_prefix).
+    #[must_use]
+    pub fn with_table_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.table_prefix = prefix.into();
+        self
+    }
+
+    /// Sets [`max_connections`](Self::max_connections).
+    #[must_use]
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Sets [`wait_timeout`](Self::wait_timeout).
+    #[must_use]
+    pub fn with_wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`retry`](Self::retry).
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets [`run_migrations`](Self::run_migrations).
+    #[must_use]
+    pub fn with_run_migrations(mut self, run: bool) -> Self {
+        self.run_migrations = run;
+        self
+    }
+
+    /// Sets [`prepared_statements`](Self::prepared_statements).
+    #[must_use]
+    pub fn with_prepared_statements(mut self, on: bool) -> Self {
+        self.prepared_statements = on;
+        self
+    }
+
+    /// Test support: every query of the store reads the database clock shifted by
+    /// `offset`, so tests move time without sleeping. Never use it in production.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_clock_offset(mut self, offset: DbClockOffset) -> Self {
+        self.clock_offset = Some(offset);
+        self
+    }
+
+    /// Checks the settings.
+    pub(crate) fn validate(&self) -> Result<(), LeaseError> {
+        validate_prefix(&self.table_prefix)?;
+        if self.max_connections == 0 {
+            return Err(LeaseError::InvalidRequest(
+                "max_connections must be at least 1",
+            ));
+        }
+        if self.retry.max_attempts == 0 {
+            return Err(LeaseError::InvalidRequest(
+                "retry.max_attempts must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The clock offset in microseconds (0 outside tests).
+    pub(crate) fn offset_micros(&self) -> i64 {
+        self.clock_offset.as_ref().map_or(0, DbClockOffset::micros)
+    }
+}
+
+fn validate_prefix(prefix: &str) -> Result<(), LeaseError> {
+    let mut chars = prefix.chars();
+    let ok = prefix.len() <= MAX_TABLE_PREFIX_LEN
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(LeaseError::InvalidRequest(
+            "table prefix must be 1 to 32 characters of [a-z0-9_], not starting with a digit",
+        ))
+    }
+}
+
+/// Bounded exponential backoff for transactions that PostgreSQL aborted with a
+/// serialization failure or a deadlock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; at least 1. Default 5.
+    pub max_attempts: u32,
+    /// Pause before the first retry; doubled for each further one. Default 10 ms.
+    pub initial_backoff: Duration,
+    /// Longest pause between attempts. Default 200 ms.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy of `max_attempts` attempts with the given backoff bounds.
+    pub fn new(max_attempts: u32, initial_backoff: Duration, max_backoff: Duration) -> Self {
+        Self {
+            max_attempts,
+            initial_backoff,
+            max_backoff,
+        }
+    }
+
+    /// The pause after failed attempt number `attempt` (1-based), with up to 50% jitter so
+    /// clients that collided do not collide again.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let base = exp.min(self.max_backoff);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        base / 2 + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
+    }
+}
+
+/// Test support: an offset added to the database clock in every query of the stores that
+/// share it. Clones share the offset.
+#[doc(hidden)]
+#[derive(Debug, Clone, Default)]
+pub struct DbClockOffset(Arc<AtomicI64>);
+
+impl DbClockOffset {
+    /// A zero offset.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves the stores' clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let micros = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
+        self.0.fetch_add(micros, Ordering::SeqCst);
+    }
+
+    /// The offset in microseconds.
+    pub fn micros(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_plain_identifiers() {
+        for good in ["blindcast_", "a", "_x1", "t_123_4_ab"] {
+            assert!(validate_prefix(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1a", "A", "a-b", "a b", "a;drop", &"a".repeat(33)] {
+            assert!(validate_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn backoff_is_bounded() {
+        let p = RetryPolicy::default();
+        for attempt in 1..40 {
+            assert!(p.backoff(attempt) <= p.max_backoff);
+        }
+        assert!(p.backoff(1) >= p.initial_backoff / 2);
+    }
+}

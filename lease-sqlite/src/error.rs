@@ -1,0 +1,122 @@
+//! Errors of this crate, carried as the source of `LeaseError`, and how SQLite errors map
+//! onto `LeaseError`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use blindcast_keys_core::lease::LeaseError;
+use rusqlite::ErrorCode;
+
+/// What went wrong in the SQLite store, beyond a plain SQLite error.
+///
+/// Store methods return [`LeaseError`]; these travel inside it as the source of
+/// `LeaseError::Backend` or `LeaseError::Unavailable`. Find one with
+/// [`SqliteStoreError::from_lease_error`]. Plain SQLite failures are kept as a
+/// [`rusqlite::Error`] source instead.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqliteStoreError {
+    /// The directory that should hold the database file does not exist.
+    #[error("cannot open lease database {}: its directory does not exist", path.display())]
+    MissingDirectory {
+        /// The database path as given.
+        path: PathBuf,
+    },
+    /// SQLite could not open or set up the file.
+    #[error("cannot open lease database {}", path.display())]
+    Open {
+        /// The database path as given.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer version of this crate.
+    #[error(
+        "lease database {} has schema version {found}, newer than version {supported} \
+         known to this build; upgrade blindcast-lease-sqlite",
+        path.display()
+    )]
+    SchemaTooNew {
+        /// The database path as given.
+        path: PathBuf,
+        /// `PRAGMA user_version` of the file.
+        found: i64,
+        /// The newest schema version this build knows.
+        supported: i64,
+    },
+    /// The file's `user_version` is negative: it was not written by this crate.
+    #[error("lease database {} has unknown schema version {found}", path.display())]
+    UnknownSchema {
+        /// The database path as given.
+        path: PathBuf,
+        /// `PRAGMA user_version` of the file.
+        found: i64,
+    },
+    /// The file could not be switched to WAL mode (e.g. an in-memory database).
+    #[error("lease database {} cannot use WAL mode (journal_mode is {mode})", path.display())]
+    NotWal {
+        /// The database path as given.
+        path: PathBuf,
+        /// The journal mode SQLite reported.
+        mode: String,
+    },
+    /// No pooled connection became free in time.
+    #[error("no SQLite connection became free within {0:?}")]
+    PoolTimeout(Duration),
+    /// A stored row does not hold a valid lease.
+    #[error("corrupt lease row: {0}")]
+    CorruptRow(&'static str),
+    /// The store clock reads a time SQLite cannot store as unix milliseconds.
+    #[error("store clock is outside the range of unix milliseconds")]
+    ClockOutOfRange,
+}
+
+impl SqliteStoreError {
+    /// The `SqliteStoreError` behind `error`, if any.
+    pub fn from_lease_error(error: &LeaseError) -> Option<&Self> {
+        std::error::Error::source(error)?.downcast_ref()
+    }
+}
+
+/// The error of one blocking operation: either already a lease answer, or SQLite's.
+#[derive(Debug)]
+pub(crate) enum OpError {
+    Lease(LeaseError),
+    Sql(rusqlite::Error),
+}
+
+impl From<LeaseError> for OpError {
+    fn from(e: LeaseError) -> Self {
+        Self::Lease(e)
+    }
+}
+
+impl From<rusqlite::Error> for OpError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<SqliteStoreError> for OpError {
+    fn from(e: SqliteStoreError) -> Self {
+        Self::Lease(LeaseError::backend(e))
+    }
+}
+
+impl From<OpError> for LeaseError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::Lease(e) => e,
+            OpError::Sql(e) => sql_to_lease(e),
+        }
+    }
+}
+
+/// Busy or locked after the busy timeout means "try again later", not a broken store.
+pub(crate) fn sql_to_lease(e: rusqlite::Error) -> LeaseError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => LeaseError::unavailable(e),
+        _ => LeaseError::backend(e),
+    }
+}

@@ -1,0 +1,114 @@
+//! How a store opens its database: clock, timeouts, durability and pool size.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use blindcast_keys_core::lease::{Clock, SystemClock};
+
+/// How hard SQLite works to get each commit onto disk (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// Every commit is synced to disk before `create`/`renew`/`release` returns: an
+    /// acknowledged lease survives a power cut. The default.
+    #[default]
+    Full,
+    /// Commits are synced at WAL checkpoints only. The database stays consistent, and a
+    /// crash of the process loses nothing, but a power cut or OS crash may roll back
+    /// the last acknowledged leases, which lets a viewer briefly exceed its limit.
+    /// Several times faster for writes.
+    Normal,
+}
+
+impl Synchronous {
+    pub(crate) fn pragma_value(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Options for [`SqliteLeaseStore::open_with`](crate::SqliteLeaseStore::open_with).
+///
+/// Start from [`SqliteOptions::default()`] and change what you need:
+///
+/// ```
+/// use std::time::Duration;
+/// use blindcast_lease_sqlite::{SqliteOptions, Synchronous};
+///
+/// let options = SqliteOptions::default()
+///     .busy_timeout(Duration::from_secs(2))
+///     .synchronous(Synchronous::Normal)
+///     .pool_size(8);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) busy_timeout: Duration,
+    pub(crate) pool_timeout: Duration,
+    pub(crate) synchronous: Synchronous,
+    pub(crate) pool_size: usize,
+}
+
+/// Default for [`SqliteOptions::busy_timeout`] and [`SqliteOptions::pool_timeout`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default for [`SqliteOptions::pool_size`].
+pub const DEFAULT_POOL_SIZE: usize = 4;
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            busy_timeout: DEFAULT_TIMEOUT,
+            pool_timeout: DEFAULT_TIMEOUT,
+            synchronous: Synchronous::default(),
+            pool_size: DEFAULT_POOL_SIZE,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// The defaults: system clock, 5 s timeouts, `synchronous = FULL`, 4 connections.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The clock that decides expiry ([`SystemClock`] by default).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How long a connection waits for another writer (in this or another process)
+    /// before the operation fails with `LeaseError::Unavailable`. Default 5 s.
+    #[must_use]
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// How long an operation waits for a free pooled connection before it fails with
+    /// `LeaseError::Unavailable`. Default 5 s.
+    #[must_use]
+    pub fn pool_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_timeout = timeout;
+        self
+    }
+
+    /// Durability of each commit. Default [`Synchronous::Full`].
+    #[must_use]
+    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// How many connections the store keeps open at most (at least 1; default 4).
+    /// Writes are serialised by SQLite anyway; more connections help concurrent reads.
+    #[must_use]
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
+        self
+    }
+}

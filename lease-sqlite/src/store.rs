@@ -1,0 +1,198 @@
+//! [`SqliteLeaseStore`]: opening the file and the [`LeaseStore`] implementation.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use blindcast_keys_core::ContentId;
+use blindcast_keys_core::lease::{
+    Clock, CreateLease, Lease, LeaseError, LeaseId, LeaseStore, ViewerId, validate_ttl,
+};
+use rusqlite::ErrorCode;
+
+use crate::error::SqliteStoreError;
+use crate::options::SqliteOptions;
+use crate::pool::{ConnSettings, Pool, connect};
+use crate::queries::{self, PURGE_BATCH};
+use crate::schema;
+
+/// Leases in one SQLite file, shared by every store (in any process on this machine)
+/// that opens the same file.
+///
+/// Cheap to clone: clones share one connection pool. Use it as `Arc<dyn LeaseStore>`.
+/// Operations run on tokio's blocking thread pool, so they must be awaited inside a
+/// tokio runtime.
+#[derive(Clone)]
+pub struct SqliteLeaseStore {
+    pool: Pool,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for SqliteLeaseStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteLeaseStore")
+            .field("pool", &self.pool)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+impl SqliteLeaseStore {
+    /// Opens (creating if needed) the lease database at `path` with default
+    /// [`SqliteOptions`]: system clock, `synchronous = FULL`, 5 s timeouts, 4 connections.
+    ///
+    /// # Errors
+    /// See [`open_with`](Self::open_with).
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, LeaseError> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Opens (creating if needed) the lease database at `path`, switches it to WAL mode
+    /// and migrates its schema to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION).
+    ///
+    /// # Errors
+    /// - `LeaseError::InvalidRequest` if the pool size is 0.
+    /// - `LeaseError::Backend` holding a [`SqliteStoreError`]: `MissingDirectory` when
+    ///   the parent directory does not exist, `SchemaTooNew` when the file was written by
+    ///   a newer version of this crate, `Open` or `NotWal` when SQLite cannot use it.
+    /// - `LeaseError::Unavailable` holding `SqliteStoreError::Open` if another
+    ///   connection kept the database locked past the busy timeout.
+    pub async fn open_with(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<Self, LeaseError> {
+        if options.pool_size == 0 {
+            return Err(LeaseError::InvalidRequest(
+                "SQLite pool size must be at least 1",
+            ));
+        }
+        let path = path.as_ref().to_path_buf();
+        let settings = ConnSettings {
+            busy_timeout: options.busy_timeout,
+            synchronous: options.synchronous,
+        };
+        let opened = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || open_first(&path, settings))
+        };
+        let first = opened.await.map_err(LeaseError::backend)??;
+        Ok(Self {
+            pool: Pool::new(
+                path,
+                settings,
+                options.pool_size,
+                options.pool_timeout,
+                first,
+            ),
+            clock: options.clock,
+        })
+    }
+}
+
+/// Opens the first connection and prepares the file (blocking).
+fn open_first(path: &Path, settings: ConnSettings) -> Result<rusqlite::Connection, LeaseError> {
+    // SQLite's own message for a missing directory is "unable to open database file";
+    // say what is actually wrong, with the path.
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(LeaseError::backend(SqliteStoreError::MissingDirectory {
+            path: path.to_owned(),
+        }));
+    }
+    let mut conn = connect(path, settings).map_err(|source| open_error(path, source))?;
+    schema::prepare(&mut conn, path).map_err(|e| match e {
+        SqliteStoreError::Open { path, source } => open_error(&path, source),
+        other => LeaseError::backend(other),
+    })?;
+    Ok(conn)
+}
+
+fn open_error(path: &Path, source: rusqlite::Error) -> LeaseError {
+    let busy = matches!(
+        source.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    );
+    let error = SqliteStoreError::Open {
+        path: PathBuf::from(path),
+        source,
+    };
+    if busy {
+        LeaseError::unavailable(error)
+    } else {
+        LeaseError::backend(error)
+    }
+}
+
+#[async_trait]
+impl LeaseStore for SqliteLeaseStore {
+    async fn create(&self, request: CreateLease) -> Result<Lease, LeaseError> {
+        request.validate()?;
+        let id = LeaseId::generate()?;
+        let clock = self.clock.clone();
+        self.pool
+            .write(move |conn| queries::create(conn, &*clock, id, request))
+            .await
+    }
+
+    async fn renew(
+        &self,
+        lease_id: &LeaseId,
+        viewer: &ViewerId,
+        ttl: Duration,
+    ) -> Result<Lease, LeaseError> {
+        validate_ttl(ttl)?;
+        let (clock, id, viewer) = (self.clock.clone(), lease_id.clone(), viewer.clone());
+        self.pool
+            .write(move |conn| queries::renew(conn, &*clock, &id, &viewer, ttl))
+            .await
+    }
+
+    async fn check(
+        &self,
+        lease_id: &LeaseId,
+        viewer: &ViewerId,
+        content: &ContentId,
+    ) -> Result<Lease, LeaseError> {
+        let (clock, id, viewer, content) = (
+            self.clock.clone(),
+            lease_id.clone(),
+            viewer.clone(),
+            content.clone(),
+        );
+        self.pool
+            .read(move |conn| queries::check(conn, &*clock, &id, &viewer, &content))
+            .await
+    }
+
+    async fn release(&self, lease_id: &LeaseId, viewer: &ViewerId) -> Result<(), LeaseError> {
+        let (clock, id, viewer) = (self.clock.clone(), lease_id.clone(), viewer.clone());
+        self.pool
+            .write(move |conn| queries::release(conn, &*clock, &id, &viewer))
+            .await
+    }
+
+    async fn purge_expired(&self) -> Result<u64, LeaseError> {
+        // One pool round trip per batch, so callers queued on the pool get in between.
+        let mut purged = 0u64;
+        loop {
+            let clock = self.clock.clone();
+            let deleted = self
+                .pool
+                .write(move |conn| queries::purge_batch(conn, &*clock))
+                .await?;
+            purged += deleted;
+            if deleted < PURGE_BATCH as u64 {
+                return Ok(purged);
+            }
+        }
+    }
+
+    async fn ping(&self) -> Result<(), LeaseError> {
+        self.pool.read(queries::ping).await
+    }
+}
