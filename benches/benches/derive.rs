@@ -13,8 +13,12 @@ fn derivation(c: &mut Criterion) {
     let deriver = KeyDeriver::new(&master, &salt);
     let id = ContentId::new("movie-1").expect("valid id");
     let mut group = c.benchmark_group("derive");
-    group.bench_function("content_key", |b| b.iter(|| deriver.content_key(black_box(&id))));
-    group.bench_function("epoch_key", |b| b.iter(|| deriver.epoch_key(black_box(&id), black_box(1_234_567))));
+    group.bench_function("content_key", |b| {
+        b.iter(|| deriver.content_key(black_box(&id)))
+    });
+    group.bench_function("epoch_key", |b| {
+        b.iter(|| deriver.epoch_key(black_box(&id), black_box(1_234_567)))
+    });
     // HKDF-Expand for L = 16 is T(1) = HMAC(PRK, info || 0x01): one HMAC over the same
     // bytes, with the PRK already keyed in.
     let floor = hmac::Hmac::<sha2::Sha256>::new_from_slice(&[7u8; 32]).expect("any key length");

@@ -207,6 +207,11 @@ async fn read_json<T: DeserializeOwned>(
             ApiError::InvalidBody("could not read the body")
         }
     })?;
+    // serde's derived structs also accept a JSON array of field values (`["movie-1"]`):
+    // the API takes objects only.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::InvalidBody("malformed JSON or missing field"));
+    }
     serde_json::from_slice(&bytes)
         .map_err(|_| ApiError::InvalidBody("malformed JSON or missing field"))
 }

@@ -1,0 +1,222 @@
+// Drives examples/player/index.html in Debian's headless Chromium (playwright-core, no
+// browser download) and checks what a viewer would see. It starts no server itself.
+//
+//   node e2e.mjs --mode allowed|denied --key-server URL --page URL [--screenshot PATH]
+//
+// (or MODE, KEY_SERVER, PAGE_URL, SCREENSHOT in the environment; CHROMIUM overrides
+// /usr/bin/chromium). PAGE_URL is the full page URL with its fragment (token, keyServer,
+// src, ...); see player.js.
+//
+// allowed: playback advances past several segments and across a key rotation, with no
+//   hls.js key-load error; every key request went to the key server's other origin after
+//   a successful CORS preflight and its response allowed the page's origin; the lease was
+//   renewed on schedule and released when the page went away. Saves a screenshot.
+// denied: the page's origin is not in the key server's CORS_ORIGINS, so the key request
+//   fails in the browser and hls.js reports a keyLoadError; nothing plays.
+//
+// Prints one JSON summary line and exits 0 when every check holds, 1 otherwise.
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { chromium } from 'playwright-core';
+
+function option(name, envName) {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i > 0 && i + 1 < process.argv.length) return process.argv[i + 1];
+  return process.env[envName];
+}
+
+const mode = option('mode', 'MODE') || 'allowed';
+const keyServer = (option('key-server', 'KEY_SERVER') || '').replace(/\/+$/, '');
+const pageUrl = option('page', 'PAGE_URL');
+const screenshot = option('screenshot', 'SCREENSHOT');
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+// Playback needed: past 4 segments of 2 s, i.e. into the third key epoch (2 segments each).
+const minTime = Number(process.env.MIN_PLAY_SECONDS || 9);
+const deadlineMs = Number(process.env.E2E_TIMEOUT_MS || 60000);
+
+if (!['allowed', 'denied'].includes(mode) || !keyServer || !pageUrl) {
+  console.error('usage: node e2e.mjs --mode allowed|denied --key-server URL --page URL [--screenshot PATH]');
+  process.exit(2);
+}
+if (!existsSync(executablePath)) {
+  console.error(`e2e: ${executablePath} is missing: apt-get install chromium`);
+  process.exit(2);
+}
+
+const pageOrigin = new URL(pageUrl).origin;
+const keyOrigin = new URL(keyServer).origin;
+const token = new URLSearchParams(new URL(pageUrl).hash.slice(1)).get('token');
+const failures = [];
+const check = (ok, what) => { if (!ok) failures.push(what); };
+const isKeyUrl = (url) => url.startsWith(`${keyServer}/keys/`) && !url.includes('/keys/leases');
+const started = Date.now();
+
+// Hard stop: a hung browser must not hang the test that runs this.
+const killer = setTimeout(() => {
+  console.error(`e2e: gave up after ${deadlineMs} ms`);
+  process.exit(1);
+}, deadlineMs + 15000);
+killer.unref();
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  timeout: 30000,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
+    '--autoplay-policy=no-user-gesture-required',
+  ],
+});
+const summary = { mode, pageOrigin, keyOrigin };
+try {
+  const context = await browser.newContext({ viewport: { width: 700, height: 640 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  const consoleLines = [];
+  page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+
+  // What the page did on the wire, as Playwright sees it.
+  const keyRequests = [];
+  page.on('request', (r) => {
+    if (isKeyUrl(r.url())) keyRequests.push({ url: r.url(), method: r.method(), status: null, acao: null, failure: null });
+  });
+  page.on('response', async (r) => {
+    if (!isKeyUrl(r.url())) return;
+    const entry = keyRequests.find((k) => k.url === r.url() && k.status === null);
+    if (!entry) return;
+    entry.status = r.status();
+    entry.acao = (await r.allHeaders())['access-control-allow-origin'] ?? null;
+  });
+  page.on('requestfailed', (r) => {
+    const entry = keyRequests.find((k) => k.url === r.url() && k.failure === null);
+    if (entry) entry.failure = r.failure()?.errorText ?? 'failed';
+  });
+
+  // Preflights are not Playwright requests; the DevTools protocol reports them.
+  const preflights = new Map();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.requestWillBeSent', (e) => {
+    if (e.request.method === 'OPTIONS' && isKeyUrl(e.request.url)) {
+      preflights.set(e.requestId, { url: e.request.url, requestHeaders: e.request.headers, status: null, headers: {} });
+    }
+  });
+  cdp.on('Network.responseReceived', (e) => {
+    const p = preflights.get(e.requestId);
+    if (!p) return;
+    p.status = e.response.status;
+    p.headers = Object.fromEntries(Object.entries(e.response.headers).map(([k, v]) => [k.toLowerCase(), v]));
+  });
+
+  await page.goto(pageUrl, { waitUntil: 'load' });
+  const state = () => page.evaluate(() => window.__player);
+  const waitFor = async (predicate, ms) => {
+    const until = Math.min(Date.now() + ms, started + deadlineMs);
+    for (;;) {
+      const s = await state();
+      if (predicate(s)) return s;
+      if (Date.now() > until) return s;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+
+  if (mode === 'allowed') {
+    const s = await waitFor(
+      (p) => p.currentTime >= minTime || p.errors.some((e) => e.fatal) || p.phase === 'error',
+      minTime * 1000 + 30000,
+    );
+    if (screenshot) {
+      mkdirSync(dirname(screenshot), { recursive: true });
+      await page.screenshot({ path: screenshot });
+    }
+    const keyErrors = s.errors.filter((e) => /key/i.test(e.details || ''));
+    const epochs = new Set(s.fragments.map((f) => f.key).filter(Boolean));
+    Object.assign(summary, {
+      currentTime: s.currentTime, fragmentsLoaded: s.fragmentsLoaded, keyLoads: s.keyLoads,
+      fragmentKeys: [...epochs], renewals: s.renewals, renewAfterSeconds: s.renewAfterSeconds,
+      errors: s.errors, keyRequests, preflights: [...preflights.values()],
+    });
+    check(s.currentTime >= minTime, `playback reached ${s.currentTime}s, wanted >= ${minTime}s (phase ${s.phase})`);
+    check(s.fragmentsLoaded >= 4, `only ${s.fragmentsLoaded} fragments loaded`);
+    check(keyErrors.length === 0, `hls.js key errors: ${JSON.stringify(keyErrors)}`);
+    check(epochs.size >= 2, `played fragments used ${epochs.size} key URI(s); wanted a rotation`);
+    check(s.keyLoads.length >= 2, `only ${s.keyLoads.length} key loads`);
+    check(pageOrigin !== keyOrigin, 'page and key server share an origin: CORS is not exercised');
+    check(keyRequests.length >= 2, `saw ${keyRequests.length} key requests`);
+    for (const k of keyRequests) {
+      check(k.method === 'GET' && k.status === 200, `key request ${k.url}: ${k.method} ${k.status} ${k.failure ?? ''}`);
+      check(k.acao === pageOrigin, `key response ${k.url} allowed origin ${k.acao}, wanted ${pageOrigin}`);
+    }
+    // Authorization and X-Blindcast-Lease are not CORS-safelisted: each key URL needs a
+    // preflight that allows the origin, GET and both headers.
+    const keyUrls = new Set(keyRequests.map((k) => k.url));
+    for (const url of keyUrls) {
+      const p = [...preflights.values()].find((x) => x.url === url);
+      check(p, `no preflight seen for ${url}`);
+      if (!p) continue;
+      const allowHeaders = (p.headers['access-control-allow-headers'] || '').toLowerCase();
+      check(p.status >= 200 && p.status < 300, `preflight ${url}: status ${p.status}`);
+      check(p.headers['access-control-allow-origin'] === pageOrigin, `preflight ${url}: allow-origin ${p.headers['access-control-allow-origin']}`);
+      check(allowHeaders.includes('authorization') && allowHeaders.includes('x-blindcast-lease'),
+        `preflight ${url}: allow-headers "${allowHeaders}"`);
+    }
+    check(s.leaseCreated && s.leaseId, 'the page created no lease');
+    check(s.renewErrors.length === 0, `renewal errors: ${s.renewErrors}`);
+    if (s.renewAfterSeconds && s.renewAfterSeconds < s.currentTime) {
+      check(s.renewals >= 1, `no renewal in ${s.currentTime}s with renewAfterSeconds ${s.renewAfterSeconds}`);
+    }
+
+    // Leaving the page releases the lease (pagehide + fetch keepalive): renewing it then
+    // answers 404.
+    await page.goto('about:blank');
+    let renewStatus = null;
+    for (let i = 0; i < 40; i++) {
+      const r = await fetch(`${keyServer}/keys/leases/renew`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ leaseId: s.leaseId }),
+      });
+      renewStatus = r.status;
+      if (renewStatus === 404) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    summary.renewAfterLeaving = renewStatus;
+    check(renewStatus === 404, `lease still renewable after leaving the page (HTTP ${renewStatus})`);
+  } else {
+    const s = await waitFor((p) => p.errors.some((e) => e.details === 'keyLoadError'), 20000);
+    // Give a wrongly working player time to show it plays.
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await state();
+    if (screenshot) {
+      mkdirSync(dirname(screenshot), { recursive: true });
+      await page.screenshot({ path: screenshot });
+    }
+    Object.assign(summary, { currentTime: after.currentTime, errors: after.errors, keyRequests, preflights: [...preflights.values()] });
+    const keyLoadErrors = after.errors.filter((e) => e.details === 'keyLoadError');
+    check(keyLoadErrors.length >= 1, `no keyLoadError (errors: ${JSON.stringify(s.errors)})`);
+    check(after.currentTime < 0.5, `video played to ${after.currentTime}s without a key`);
+    check(after.keyLoads.length === 0, `keys loaded despite CORS: ${after.keyLoads}`);
+    // The server answered the preflight, but without allowing this origin.
+    for (const p of preflights.values()) {
+      check(!p.headers['access-control-allow-origin'], `preflight ${p.url} allowed ${p.headers['access-control-allow-origin']}`);
+    }
+    check(keyRequests.length >= 1 && keyRequests.every((k) => k.status !== 200 || k.acao !== pageOrigin),
+      `a key response was readable cross-origin: ${JSON.stringify(keyRequests)}`);
+  }
+  summary.console = consoleLines.slice(-20);
+} catch (error) {
+  failures.push(`e2e crashed: ${error && error.stack ? error.stack : error}`);
+} finally {
+  await browser.close().catch(() => {});
+}
+summary.failures = failures;
+summary.ms = Date.now() - started;
+console.log(JSON.stringify(summary));
+if (failures.length) {
+  console.error(`e2e ${mode}: FAIL\n  ${failures.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`e2e ${mode}: PASS`);
+process.exit(0);

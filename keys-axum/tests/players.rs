@@ -1,0 +1,528 @@
+//! Real players against the real `blindcast-keys serve` binary, all on loopback: ffmpeg
+//! decodes the encrypted HLS of `examples/hls/package.sh` frame for frame, and hls.js plays
+//! it in Debian's headless Chromium (`examples/player/e2e.mjs`) from another origin.
+//! Nothing here skips: a missing tool fails the test with the command that installs it.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use blindcast_keys_axum::AUDIT_TARGET;
+use serde_json::Value;
+use server::{BIN, MASTER_HEX, SALT_HEX, Server, client, start, token};
+use tokio::process::Command;
+use tokio::time::timeout;
+
+#[path = "common/server.rs"]
+mod server;
+
+const CONTENT: &str = "demo-movie";
+const VIEWER: &str = "viewer-1";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn require_ffmpeg() {
+    let ok = std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "install ffmpeg (apt-get install ffmpeg)");
+}
+
+// ---------------------------------------------------------------------------------------
+// The key server binary (started by the shared helpers), its audit log and its leases.
+
+/// The JSON log lines the server printed, from line `since` on.
+fn log_lines(server: &Server, since: usize) -> Vec<Value> {
+    server
+        .output
+        .text()
+        .lines()
+        .skip(since)
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| Value::String(l.to_owned())))
+        .collect()
+}
+
+fn log_len(server: &Server) -> usize {
+    server.output.text().lines().count()
+}
+
+/// The audit events (one per key request) from log line `since` on.
+fn audit_since(server: &Server, since: usize) -> Vec<Value> {
+    log_lines(server, since)
+        .into_iter()
+        .filter(|e| e["target"] == AUDIT_TARGET)
+        .collect()
+}
+
+/// The audit event refusing a key since log line `since`; waits up to 5 s for it.
+async fn refusal_since(server: &Server, since: usize, reason: &str, status: u16) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let found = audit_since(server, since)
+            .into_iter()
+            .find(|e| e["outcome"] == "refused" && e["reason"] == reason && e["status"] == status);
+        if let Some(event) = found {
+            return event;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no audit refusal {reason}/{status} logged; audit events: {:?}",
+            audit_since(server, since)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn create_lease(server: &Server, token: &str, content: &str) -> String {
+    let response = client(Duration::from_secs(10))
+        .post(format!("{}/keys/leases", server.base))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "contentId": content }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "creating a lease");
+    let lease: Value = response.json().await.unwrap();
+    lease["leaseId"].as_str().unwrap().to_owned()
+}
+
+async fn release_lease(server: &Server, token: &str, lease: &str) {
+    let response = client(Duration::from_secs(10))
+        .delete(format!("{}/keys/leases/{lease}", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204, "releasing a lease");
+}
+
+// ---------------------------------------------------------------------------------------
+// Packaging and a static file server for playlists, segments and the player page.
+
+/// Runs `examples/hls/package.sh OUT KEY_SERVER demo-movie 12` with this test's secrets.
+async fn package(out: &Path, key_server: &str) {
+    let run = Command::new("bash")
+        .arg(workspace().join("examples/hls/package.sh"))
+        .arg(out)
+        .arg(key_server)
+        .args([CONTENT, "12"])
+        .env("MASTER_KEY", MASTER_HEX)
+        .env("SALT", SALT_HEX)
+        .env("BLINDCAST_KEYS", BIN)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let done = timeout(Duration::from_secs(90), run)
+        .await
+        .expect("package.sh took over 90 s")
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "package.sh failed: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
+
+type Mounts = Arc<Vec<(&'static str, PathBuf)>>;
+
+/// Serves files under URL prefixes (the first matching prefix wins) on a free loopback
+/// port; returns the origin, e.g. `http://127.0.0.1:41234`.
+async fn serve_files(mounts: Vec<(&'static str, PathBuf)>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().fallback(file).with_state(Arc::new(mounts));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+async fn file(State(mounts): State<Mounts>, uri: Uri) -> Response {
+    for (prefix, dir) in mounts.iter() {
+        let Some(rest) = uri.path().strip_prefix(prefix) else {
+            continue;
+        };
+        // Plain names only: no `..`, no dot files, no percent-decoding needed.
+        if rest.split('/').any(|c| c.starts_with('.')) {
+            return StatusCode::NOT_FOUND.into_response();
+        }
+        let rest = if rest.is_empty() { "index.html" } else { rest };
+        let Ok(bytes) = tokio::fs::read(dir.join(rest)).await else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        let kind = match rest.rsplit('.').next() {
+            Some("m3u8") => "application/vnd.apple.mpegurl",
+            Some("ts") => "video/mp2t",
+            Some("html") => "text/html; charset=utf-8",
+            Some("js" | "mjs") => "text/javascript",
+            _ => "application/octet-stream",
+        };
+        return ([(header::CONTENT_TYPE, kind)], bytes).into_response();
+    }
+    StatusCode::NOT_FOUND.into_response()
+}
+
+// ---------------------------------------------------------------------------------------
+// ffmpeg as the player.
+
+struct Decoded {
+    success: bool,
+    hashes: Vec<String>,
+    stderr: String,
+}
+
+/// Decodes every video frame of `input` with ffmpeg and returns the per-frame MD5s
+/// (`framemd5`), with `headers` sent on its HTTP requests (key requests included).
+async fn framemd5(input: &str, headers: Option<&str>) -> Decoded {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+        .args(["-protocol_whitelist", "file,http,tcp,crypto,data"]);
+    if let Some(headers) = headers {
+        cmd.arg("-headers").arg(headers);
+    }
+    cmd.args(["-i", input, "-map", "0:v", "-f", "framemd5", "-"])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("ffmpeg took over 60 s")
+        .unwrap();
+    // Lines are `stream, dts, pts, duration, size, hash`; timestamps differ between the
+    // source and the HLS remux, so only the decoded pictures' hashes are compared.
+    let hashes = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.rsplit(',').next().unwrap().trim().to_owned())
+        .collect();
+    Decoded {
+        success: out.status.success(),
+        hashes,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn headers(token: Option<&str>, lease: &str) -> String {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    format!("{auth}X-Blindcast-Lease: {lease}\r\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_decodes_single_and_rotating_key_playlists_frame_for_frame() {
+    require_ffmpeg();
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("leases.db").display());
+    let server = start(&[("LEASE_STORE", &store)]);
+    let media = dir.path().join("media");
+    package(&media, &server.base).await;
+    let origin = serve_files(vec![("/", media.clone())]).await;
+
+    let source = framemd5(media.join("source.ts").to_str().unwrap(), None).await;
+    assert!(source.success, "decoding source.ts: {}", source.stderr);
+    // 12 s at 25 fps.
+    assert_eq!(source.hashes.len(), 300);
+
+    let token = token(VIEWER);
+    let lease = create_lease(&server, &token, CONTENT).await;
+    for (playlist, epochs) in [
+        ("single", vec![Value::Null]),
+        (
+            "rotating",
+            vec![0, 1, 2].into_iter().map(Value::from).collect(),
+        ),
+    ] {
+        let since = log_len(&server);
+        let played = framemd5(
+            &format!("{origin}/{playlist}/index.m3u8"),
+            Some(&headers(Some(&token), &lease)),
+        )
+        .await;
+        assert!(
+            played.success,
+            "{playlist}: ffmpeg failed: {}",
+            played.stderr
+        );
+        assert_eq!(
+            played.hashes.len(),
+            source.hashes.len(),
+            "{playlist}: frame count"
+        );
+        assert!(
+            played.hashes == source.hashes,
+            "{playlist}: decoded frames differ from source.ts"
+        );
+        // Every key came from the key server, to this viewer under this lease.
+        let issued: Vec<Value> = audit_since(&server, since)
+            .into_iter()
+            .filter(|e| e["outcome"] == "issued")
+            .collect();
+        let mut seen: Vec<Value> = issued.iter().map(|e| e["epoch"].clone()).collect();
+        seen.dedup();
+        assert_eq!(seen, epochs, "{playlist}: keys issued: {issued:?}");
+        for e in &issued {
+            assert_eq!(e["viewer"], VIEWER);
+            assert_eq!(e["content"], CONTENT);
+            assert_eq!(e["lease"], lease.as_str());
+        }
+    }
+    eprintln!("ffmpeg playback: {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_fails_at_the_key_request_without_a_valid_token_and_lease() {
+    require_ffmpeg();
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("leases.db").display());
+    // The shortest lease lifetime the server accepts, so one lease can expire here.
+    let server = start(&[
+        ("LEASE_STORE", &store),
+        ("LEASE_TTL", "3s"),
+        ("MAX_LEASES_PER_VIEWER", "10"),
+    ]);
+    let media = dir.path().join("media");
+    package(&media, &server.base).await;
+    let origin = serve_files(vec![("/", media.clone())]).await;
+    let playlist = format!("{origin}/single/index.m3u8");
+
+    let other_viewer = token("viewer-2");
+    let token = token(VIEWER);
+    let expiring = create_lease(&server, &token, CONTENT).await;
+    let expires = Instant::now() + Duration::from_millis(3500);
+
+    // Control: the same request with a fresh lease plays, so each failure below is the
+    // key server's refusal and nothing else.
+    let fresh = create_lease(&server, &token, CONTENT).await;
+    let control = framemd5(&playlist, Some(&headers(Some(&token), &fresh))).await;
+    assert!(control.success, "control playback: {}", control.stderr);
+    assert_eq!(control.hashes.len(), 300);
+
+    let released = create_lease(&server, &token, CONTENT).await;
+    release_lease(&server, &token, &released).await;
+    let other = create_lease(&server, &token, "other-movie").await;
+    let wrong_token = blindcast_keys_axum::auth::mint_hs256(
+        b"a different secret of at least 32 bytes",
+        VIEWER,
+        Duration::from_secs(3600),
+        std::collections::BTreeMap::new(),
+    )
+    .unwrap();
+
+    let cases = [
+        ("no token", headers(None, &fresh), "unauthenticated", 401),
+        (
+            "a wrong token",
+            headers(Some(&wrong_token), &fresh),
+            "unauthenticated",
+            401,
+        ),
+        (
+            "a released lease",
+            headers(Some(&token), &released),
+            "lease_required",
+            403,
+        ),
+        (
+            "a lease for other content",
+            headers(Some(&token), &other),
+            "forbidden",
+            403,
+        ),
+        // Another viewer's lease looks exactly like no lease: ids cannot be probed.
+        (
+            "another viewer's lease",
+            headers(Some(&other_viewer), &fresh),
+            "lease_required",
+            403,
+        ),
+    ];
+    for (case, sent, reason, status) in &cases {
+        refused(&server, &playlist, case, sent, reason, *status).await;
+    }
+    tokio::time::sleep_until(expires.into()).await;
+    refused(
+        &server,
+        &playlist,
+        "an expired lease",
+        &headers(Some(&token), &expiring),
+        "lease_expired",
+        410,
+    )
+    .await;
+    eprintln!("ffmpeg refusals: {:?}", started.elapsed());
+}
+
+/// Plays with `headers` and asserts ffmpeg failed without a frame and the server logged
+/// the key refusal.
+async fn refused(
+    server: &Server,
+    playlist: &str,
+    case: &str,
+    headers: &str,
+    reason: &str,
+    status: u16,
+) {
+    let since = log_len(server);
+    let played = framemd5(playlist, Some(headers)).await;
+    assert!(!played.success, "{case}: ffmpeg succeeded");
+    assert!(
+        played.hashes.is_empty(),
+        "{case}: {} frames decoded",
+        played.hashes.len()
+    );
+    let event = refusal_since(server, since, reason, status).await;
+    assert_eq!(event["content"], CONTENT, "{case}");
+    assert!(
+        audit_since(server, since)
+            .iter()
+            .all(|e| e["outcome"] == "refused"),
+        "{case}: a key was issued"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// hls.js in headless Chromium.
+
+fn require_browser_tools(player: &Path) {
+    for needed in [
+        "node_modules/hls.js/dist/hls.min.js",
+        "node_modules/playwright-core/package.json",
+    ] {
+        assert!(
+            player.join(needed).exists(),
+            "{needed} is missing: run `npm ci --prefix examples/player`"
+        );
+    }
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: apt-get install chromium"
+    );
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(node, "node is missing: install Node.js 20 or newer");
+}
+
+/// Runs `examples/player/e2e.mjs` in `mode` and asserts it passed.
+async fn e2e(player: &Path, mode: &str, key_server: &str, page: &str, screenshot: &Path) {
+    let run = Command::new("node")
+        .arg(player.join("e2e.mjs"))
+        .args(["--mode", mode, "--key-server", key_server, "--page", page])
+        .arg("--screenshot")
+        .arg(screenshot)
+        .current_dir(player)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = timeout(Duration::from_secs(100), run)
+        .await
+        .expect("e2e.mjs took over 100 s")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("e2e {mode}: {stdout}");
+    assert!(
+        out.status.success(),
+        "e2e.mjs --mode {mode} failed:\n{stderr}\n{stdout}"
+    );
+    assert!(stdout.contains(&format!("e2e {mode}: PASS")), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_in_chromium_plays_across_a_key_rotation_only_from_an_allowed_origin() {
+    let player = workspace().join("examples/player");
+    require_browser_tools(&player);
+    require_ffmpeg();
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    // The page and the media on one port; each key server on its own: real CORS.
+    let page_origin = serve_files(vec![("/media/", media.clone()), ("/", player.clone())]).await;
+    let page_port = page_origin.rsplit(':').next().unwrap();
+    let allowed = start(&[
+        (
+            "LEASE_STORE",
+            &format!("sqlite:{}", dir.path().join("a.db").display()),
+        ),
+        ("CORS_ORIGINS", &page_origin),
+        // Renewals every 2 s (a third of the lifetime), so the page renews while playing.
+        ("LEASE_TTL", "6s"),
+    ]);
+    // The same port under another host name is another origin: matching is exact.
+    let denied = start(&[
+        (
+            "LEASE_STORE",
+            &format!("sqlite:{}", dir.path().join("d.db").display()),
+        ),
+        ("CORS_ORIGINS", &format!("http://localhost:{page_port}")),
+    ]);
+    let (allowed_media, denied_media) = (media.join("allowed"), media.join("denied"));
+    tokio::join!(
+        package(&allowed_media, &allowed.base),
+        package(&denied_media, &denied.base)
+    );
+    let token = token(VIEWER);
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("artifacts");
+
+    let screenshot = artifacts.join("player.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let page = format!(
+        "{page_origin}/index.html#token={token}&keyServer={}&content={CONTENT}&src=media/allowed/rotating/index.m3u8",
+        allowed.base
+    );
+    e2e(&player, "allowed", &allowed.base, &page, &screenshot).await;
+    let shot = std::fs::read(&screenshot).expect("no screenshot");
+    assert!(
+        shot.starts_with(b"\x89PNG") && shot.len() > 10_000,
+        "screenshot is not a picture of a page"
+    );
+    // The server's side of it: keys of three epochs issued to this viewer, none refused.
+    let audit = audit_since(&allowed, 0);
+    assert!(audit.iter().all(|e| e["outcome"] == "issued"), "{audit:?}");
+    for epoch in 0..3 {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e["epoch"] == epoch && e["viewer"] == VIEWER),
+            "epoch {epoch} key not issued: {audit:?}"
+        );
+    }
+
+    // The lease comes from the app's backend here: lease calls from the page would fail
+    // CORS too, and this case is about the key request.
+    let lease = create_lease(&denied, &token, CONTENT).await;
+    let page = format!(
+        "{page_origin}/index.html#token={token}&keyServer={}&content={CONTENT}&lease={lease}&src=media/denied/rotating/index.m3u8",
+        denied.base
+    );
+    e2e(
+        &player,
+        "denied",
+        &denied.base,
+        &page,
+        &artifacts.join("player-denied.png"),
+    )
+    .await;
+    // The browser stopped at the preflight: the key request itself never reached the server.
+    assert!(
+        audit_since(&denied, 0).is_empty(),
+        "{:?}",
+        audit_since(&denied, 0)
+    );
+    eprintln!("hls.js in chromium: {:?}", started.elapsed());
+}

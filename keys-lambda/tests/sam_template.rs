@@ -1,0 +1,48 @@
+//! `examples/lambda/template.yaml` passes `cfn-lint` (from PyPI: `pip install cfn-lint`).
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn template() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/lambda/template.yaml")
+}
+
+#[test]
+fn sam_template_passes_cfn_lint() {
+    let output = match Command::new("cfn-lint").arg(template()).output() {
+        Ok(output) => output,
+        Err(e) => panic!(
+            "cannot run cfn-lint ({e}). Install it with `pip install cfn-lint` \
+             (or `python3 -m pip install cfn-lint`) and make sure it is on PATH"
+        ),
+    };
+    assert!(
+        output.status.success(),
+        "cfn-lint found problems in examples/lambda/template.yaml:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn sam_template_uses_the_settings_the_binary_reads() {
+    let text = std::fs::read_to_string(template()).unwrap();
+    for setting in [
+        "MASTER_KEY_SECRET_ARN:",
+        "SALT_SECRET_ARN:",
+        "CORS_ORIGINS:",
+        "JWT_JWKS_URL:",
+        "JWT_SECRET_SECRET_ARN:",
+        "LEASE_STORE_SECRET_ARN:",
+        "Runtime: provided.al2023",
+        "- arm64",
+        "- secretsmanager:GetSecretValue",
+    ] {
+        assert!(text.contains(setting), "template.yaml lacks {setting}");
+    }
+    // API Gateway CORS stays off: the router answers CORS itself.
+    assert!(!text.contains("CorsConfiguration:"));
+    // No plain-text key material.
+    assert!(!text.contains("MASTER_KEY:") && !text.contains("SALT:"));
+}

@@ -1,0 +1,139 @@
+//! `LambdaKeyServer::from_env_with`: the settings of `blindcast-keys serve` plus the
+//! Lambda ones, each mistake named.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+
+use blindcast_keys_lambda::LambdaKeyServer;
+use common::*;
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name: &str| map.get(name).cloned()
+}
+
+fn base() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("MASTER_KEY", MASTER_KEY),
+        ("SALT", SALT),
+        ("JWT_SECRET", JWT_SECRET),
+        ("CORS_ORIGINS", ORIGIN),
+    ]
+}
+
+async fn error_of(pairs: &[(&str, &str)]) -> blindcast_keys_axum::config::ConfigError {
+    LambdaKeyServer::from_env_with(&env(pairs))
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn serve_settings_build_a_working_server() {
+    let server = LambdaKeyServer::from_env_with(&env(&base())).await.unwrap();
+    let response = invoke(&server, &fixture_json("http_api_v2_named_stage")).await;
+    assert_key(&response, &expected_key("movie-1", Some(42)));
+    assert_eq!(
+        header(&response, "access-control-allow-origin").as_deref(),
+        Some(ORIGIN)
+    );
+}
+
+#[tokio::test]
+async fn memory_and_sqlite_lease_stores_are_refused() {
+    let mut pairs = base();
+    pairs.push(("LEASE_STORE", "memory"));
+    let err = error_of(&pairs).await;
+    assert_eq!(err.setting, "LEASE_STORE");
+    assert!(
+        err.to_string().contains("does not work on AWS Lambda"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("postgres"), "{err}");
+
+    let mut pairs = base();
+    pairs.push(("LEASE_STORE", "sqlite:/tmp/leases.db"));
+    assert_eq!(error_of(&pairs).await.setting, "LEASE_STORE");
+}
+
+#[tokio::test]
+async fn bad_serve_settings_are_named() {
+    let mut pairs = base();
+    pairs.retain(|(k, _)| *k != "SALT");
+    assert_eq!(error_of(&pairs).await.setting, "SALT");
+
+    let mut pairs = base();
+    pairs.push(("LEASE_TTL", "1s"));
+    assert_eq!(error_of(&pairs).await.setting, "LEASE_TTL");
+
+    let mut pairs = base();
+    pairs.retain(|(k, _)| *k != "CORS_ORIGINS");
+    pairs.push(("CORS_ORIGINS", "ftp:nope"));
+    assert_eq!(error_of(&pairs).await.setting, "CORS_ORIGINS");
+}
+
+#[tokio::test]
+async fn trusting_the_gateway_authorizer_is_explicit_and_exclusive() {
+    let mut pairs = base();
+    pairs.push(("TRUST_GATEWAY_AUTHORIZER", "true"));
+    let err = error_of(&pairs).await;
+    assert_eq!(err.setting, "TRUST_GATEWAY_AUTHORIZER");
+    assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+
+    let server = LambdaKeyServer::from_env_with(&env(&[
+        ("MASTER_KEY", MASTER_KEY),
+        ("SALT", SALT),
+        ("TRUST_GATEWAY_AUTHORIZER", "true"),
+    ]))
+    .await
+    .unwrap();
+    let response = invoke(&server, &fixture_json("http_api_v2_jwt_authorizer")).await;
+    assert_key(&response, &expected_key("series-7", None));
+    // A token the gateway did not verify is not looked at.
+    let response = invoke(&server, &fixture_json("http_api_v2_default_stage")).await;
+    assert_error(&response, 401, "unauthenticated");
+
+    let mut pairs = base();
+    pairs.push(("TRUST_GATEWAY_AUTHORIZER", "maybe"));
+    assert_eq!(error_of(&pairs).await.setting, "TRUST_GATEWAY_AUTHORIZER");
+}
+
+#[tokio::test]
+async fn base_path_setting_is_applied() {
+    let mut pairs = base();
+    pairs.push(("BASE_PATH", "/v1"));
+    let server = LambdaKeyServer::from_env_with(&env(&pairs)).await.unwrap();
+    let mut event = fixture_json("alb");
+    event["path"] = serde_json::json!("/v1/keys/movie-1");
+    assert_key(
+        &invoke(&server, &event).await,
+        &expected_key("movie-1", None),
+    );
+}
+
+#[tokio::test]
+async fn secret_sources_conflicting_with_plain_values_are_named() {
+    let mut pairs = base();
+    pairs.push((
+        "MASTER_KEY_SECRET_ARN",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:blindcast-AbCdEf",
+    ));
+    let err = error_of(&pairs).await;
+    assert_eq!(err.setting, "MASTER_KEY_SECRET_ARN");
+    assert!(err.to_string().contains("not both"), "{err}");
+}
+
+#[cfg(not(feature = "aws-secrets"))]
+#[tokio::test]
+async fn secret_arns_need_the_aws_secrets_feature() {
+    let mut pairs = base();
+    pairs.retain(|(k, _)| *k != "SALT");
+    pairs.push(("SALT_PARAMETER", "/blindcast/salt"));
+    let err = error_of(&pairs).await;
+    assert_eq!(err.setting, "SALT_PARAMETER");
+    assert!(err.to_string().contains("aws-secrets"), "{err}");
+}
