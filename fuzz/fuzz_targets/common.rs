@@ -10,42 +10,14 @@ use axum::Router;
 use axum::body::Body;
 use blindcast_keys_axum::auth::mint_hs256;
 use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, KeyRouterConfig, KeyServer};
-use blindcast_keys_core::lease::{CreateLease, Lease, LeaseId, MemoryLeaseStore, ViewerId};
-use blindcast_keys_core::{ContentId, KeyDeriver, LeaseError, LeaseStore, MasterKey, Salt};
+use blindcast_keys_core::lease::MemoryLeaseStore;
+use blindcast_keys_core::{KeyDeriver, LeaseStore, MasterKey, Salt};
 use http::Request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 pub const SECRET: &[u8] = b"fuzzing secret of at least thirty-two bytes";
 
-#[derive(Debug)]
-struct DownStore;
-
-fn down() -> LeaseError {
-    LeaseError::unavailable(std::io::Error::other("down"))
-}
-
-#[async_trait::async_trait]
-impl LeaseStore for DownStore {
-    async fn create(&self, _: CreateLease) -> Result<Lease, LeaseError> {
-        Err(down())
-    }
-    async fn renew(&self, _: &LeaseId, _: &ViewerId, _: Duration) -> Result<Lease, LeaseError> {
-        Err(down())
-    }
-    async fn check(&self, _: &LeaseId, _: &ViewerId, _: &ContentId) -> Result<Lease, LeaseError> {
-        Err(down())
-    }
-    async fn release(&self, _: &LeaseId, _: &ViewerId) -> Result<(), LeaseError> {
-        Err(down())
-    }
-    async fn purge_expired(&self) -> Result<u64, LeaseError> {
-        Err(down())
-    }
-    async fn ping(&self) -> Result<(), LeaseError> {
-        Err(down())
-    }
-}
 
 pub struct Fixture {
     pub runtime: tokio::runtime::Runtime,
@@ -86,7 +58,7 @@ pub fn fixture() -> &'static Fixture {
             .build()
             .expect("runtime"),
         up: router(Arc::new(MemoryLeaseStore::new())),
-        down: router(Arc::new(DownStore)),
+        down: router(Arc::new(blindcast_lease_testkit::DownLeaseStore { detail: "down" })),
         token: mint_hs256(
             SECRET,
             "fuzzer",

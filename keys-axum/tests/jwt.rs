@@ -5,10 +5,9 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::routing::get as route_get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use blindcast_keys_axum::auth::JwtConfigError;
@@ -66,24 +65,6 @@ fn sign(alg: Algorithm, kid: Option<&str>, claims: Value) -> String {
 
 fn claims(sub: &str) -> Value {
     json!({ "sub": sub, "exp": now() + 600 })
-}
-
-/// Serves the JWKS on 127.0.0.1 and counts fetches.
-async fn jwks_server(body: String) -> (String, Arc<AtomicU64>) {
-    let hits = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&hits);
-    let app = axum::Router::new().route(
-        "/jwks.json",
-        route_get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let body = body.clone();
-            async move { ([("content-type", "application/json")], body) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (format!("http://{addr}/jwks.json"), hits)
 }
 
 #[tokio::test]

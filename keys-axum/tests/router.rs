@@ -9,10 +9,9 @@ use std::time::{Duration, SystemTime};
 use axum::body::Body;
 use blindcast_keys_axum::auth::{AnonymousAuthenticator, AuthRejection, Authenticator, Principal};
 use blindcast_keys_axum::{JwtAuthenticator, KeyRouterConfig, KeyServer};
-use blindcast_keys_core::lease::{
-    CreateLease, Lease, LeaseId, ManualClock, MemoryLeaseStore, ViewerId,
-};
-use blindcast_keys_core::{ContentId, LeaseError, LeaseStore};
+use blindcast_keys_core::LeaseStore;
+use blindcast_keys_core::lease::{ManualClock, MemoryLeaseStore, ViewerId};
+use blindcast_lease_testkit::DownLeaseStore;
 use common::*;
 use http::Request;
 use serde_json::json;
@@ -208,7 +207,7 @@ async fn health_and_readiness() {
     assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ok")));
     let r = send(&plain(), get("/readyz", None)).await;
     assert_eq!(r.status, 200);
-    let down = with_store(Arc::new(DownStore), KeyRouterConfig::default());
+    let down = with_store(Arc::new(DOWN), KeyRouterConfig::default());
     let r = send(&down, get("/readyz", None)).await;
     assert_eq!(
         (r.status, r.code().as_str()),
@@ -445,7 +444,7 @@ mod futures_core_stream {
 
 #[tokio::test]
 async fn store_failures_fail_closed_with_503() {
-    let router = with_store(Arc::new(DownStore), config(3));
+    let router = with_store(Arc::new(DOWN), config(3));
     let t = token("v");
     let r = send(
         &router,
@@ -553,31 +552,6 @@ async fn metrics_are_opt_in() {
 }
 
 /// A store that is always down; its errors carry a detail that must never leak.
-#[derive(Debug)]
-struct DownStore;
-
-fn down() -> LeaseError {
-    LeaseError::unavailable(std::io::Error::other("secret-detail: connection refused"))
-}
-
-#[async_trait::async_trait]
-impl LeaseStore for DownStore {
-    async fn create(&self, _: CreateLease) -> Result<Lease, LeaseError> {
-        Err(down())
-    }
-    async fn renew(&self, _: &LeaseId, _: &ViewerId, _: Duration) -> Result<Lease, LeaseError> {
-        Err(down())
-    }
-    async fn check(&self, _: &LeaseId, _: &ViewerId, _: &ContentId) -> Result<Lease, LeaseError> {
-        Err(down())
-    }
-    async fn release(&self, _: &LeaseId, _: &ViewerId) -> Result<(), LeaseError> {
-        Err(down())
-    }
-    async fn purge_expired(&self) -> Result<u64, LeaseError> {
-        Err(down())
-    }
-    async fn ping(&self) -> Result<(), LeaseError> {
-        Err(down())
-    }
-}
+const DOWN: DownLeaseStore = DownLeaseStore {
+    detail: "secret-detail: connection refused",
+};

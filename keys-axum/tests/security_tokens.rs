@@ -13,11 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::routing::get as route_get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use blindcast_keys_axum::{JwtAuthenticator, KeyServer};
-use common::{SECRET, deriver, send};
+use common::{SECRET, deriver, jwks_server, send};
 use http::Request;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
@@ -406,28 +405,10 @@ fn jwks_doc() -> String {
     .unwrap()
 }
 
-/// Serves `body` at /jwks.json on 127.0.0.1 and counts the fetches.
-async fn counting_jwks(body: String) -> (String, Arc<AtomicU64>) {
-    let hits = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&hits);
-    let app = axum::Router::new().route(
-        "/jwks.json",
-        route_get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let body = body.clone();
-            async move { ([("content-type", "application/json")], body) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (format!("http://{addr}/jwks.json"), hits)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_tokens_are_never_accepted() {
-    let (legit_url, legit_hits) = counting_jwks(jwks_doc()).await;
-    let (attacker_url, attacker_hits) = counting_jwks(jwks_doc()).await;
+    let (legit_url, legit_hits) = jwks_server(jwks_doc()).await;
+    let (attacker_url, attacker_hits) = jwks_server(jwks_doc()).await;
     let builder = || {
         JwtAuthenticator::builder()
             .issuer(ISS)
@@ -601,7 +582,7 @@ async fn oversized_tokens_are_refused_fast_with_bounded_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_random_kids_refetch_at_most_once_per_cooldown() {
     server::bounded(Duration::from_secs(90), "random kids", async {
-        let (url, hits) = counting_jwks(jwks_doc()).await;
+        let (url, hits) = jwks_server(jwks_doc()).await;
         // A short cooldown, so the burst spans several windows and the limit is exercised.
         let cooldown = Duration::from_secs(1);
         let srv = server::start(&[

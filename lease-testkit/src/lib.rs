@@ -30,9 +30,11 @@
 #![allow(clippy::unwrap_used, clippy::panic)] // a test kit reports failures by panicking
 
 mod checks;
+mod down;
 mod env;
 
 pub use checks::*;
+pub use down::DownLeaseStore;
 pub use env::{DATABASE_URL_VARS, postgres_url, unique_name};
 
 use std::sync::Arc;
