@@ -30,6 +30,14 @@ pub enum ApiError {
     /// 400 `invalid_header`: a request header (such as `Idempotency-Key`) is malformed.
     #[error("invalid header: {0}")]
     InvalidHeader(&'static str),
+    /// 400 `invalid_file_name`: a presign request names a file that cannot be part of an
+    /// object key.
+    #[error("invalid file name")]
+    InvalidFileName,
+    /// 400 `invalid_content_type`: a presign request's content type is missing or is not a
+    /// MIME type.
+    #[error("invalid content type")]
+    InvalidContentType,
     /// The authenticator refused the request (usually 401 `unauthenticated`).
     #[error("authentication refused: {0}")]
     Auth(AuthRejection),
@@ -87,7 +95,9 @@ impl ApiError {
             Self::InvalidContentId
             | Self::InvalidEpoch
             | Self::InvalidBody(_)
-            | Self::InvalidHeader(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidHeader(_)
+            | Self::InvalidFileName
+            | Self::InvalidContentType => StatusCode::BAD_REQUEST,
             Self::Auth(rejection) => rejection.status(),
             Self::Forbidden(_) | Self::LeaseRequired(_) => StatusCode::FORBIDDEN,
             Self::NotFound | Self::LeaseNotFound => StatusCode::NOT_FOUND,
@@ -110,6 +120,8 @@ impl ApiError {
             Self::InvalidEpoch => "invalid_epoch",
             Self::InvalidBody(_) => "invalid_body",
             Self::InvalidHeader(_) => "invalid_header",
+            Self::InvalidFileName => "invalid_file_name",
+            Self::InvalidContentType => "invalid_content_type",
             Self::Auth(rejection) => rejection.code(),
             Self::Forbidden(_) => "forbidden",
             Self::LeaseRequired(_) => "lease_required",
@@ -136,6 +148,13 @@ impl ApiError {
             }
             Self::InvalidEpoch => "epoch must be a canonical decimal integer (0 to 2^64-1)".into(),
             Self::InvalidBody(why) | Self::InvalidHeader(why) => (*why).into(),
+            Self::InvalidFileName => {
+                "file names must be 1-255 characters of A-Z a-z 0-9 . _ - ~ @ =, not '.' and without '..'"
+                    .into()
+            }
+            Self::InvalidContentType => {
+                "contentType must be a MIME type such as video/mp2t (at most 255 characters)".into()
+            }
             Self::Auth(rejection) => rejection.message().into(),
             Self::Forbidden(why) | Self::LeaseRequired(why) => (*why).into(),
             Self::NotFound => "no such resource".into(),

@@ -116,7 +116,7 @@ fn store(state: &AppState) -> Result<&Arc<dyn LeaseStore>, ApiError> {
     state.leases.as_ref().ok_or(ApiError::NotFound)
 }
 
-fn check_entitled(
+pub(crate) fn check_entitled(
     state: &AppState,
     principal: &Principal,
     content: &ContentId,
@@ -172,7 +172,7 @@ fn idempotency_key(head: &Parts) -> Result<Option<IdempotencyKey>, ApiError> {
 
 /// Reads a JSON body: `application/json` only (415 otherwise), at most `limit` bytes
 /// (413), well-formed with the expected fields (400 `invalid_body`).
-async fn read_json<T: DeserializeOwned>(
+pub(crate) async fn read_json<T: DeserializeOwned>(
     head: &Parts,
     body: Body,
     limit: usize,

@@ -12,7 +12,11 @@ mod error;
 mod health;
 mod key_routes;
 mod lease_routes;
+#[cfg(feature = "server")]
+mod logwriter;
 mod metrics;
+#[cfg(feature = "presign")]
+pub mod presign;
 mod query;
 mod router;
 #[cfg(feature = "server")]

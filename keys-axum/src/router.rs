@@ -62,6 +62,8 @@ pub(crate) struct AppState {
     pub(crate) cache_control: HeaderValue,
     pub(crate) config: KeyRouterConfig,
     pub(crate) metrics: Option<Metrics>,
+    #[cfg(feature = "presign")]
+    pub(crate) presign: Option<Arc<crate::presign::PresignConfig>>,
 }
 
 /// Builds the key server's [`Router`]: the key and lease routes, health checks, CORS and
@@ -84,6 +86,8 @@ pub struct KeyServer {
     leases: Option<Arc<dyn LeaseStore>>,
     cors: Option<CorsConfig>,
     config: KeyRouterConfig,
+    #[cfg(feature = "presign")]
+    presign: Option<Arc<crate::presign::PresignConfig>>,
 }
 
 impl KeyServer {
@@ -101,6 +105,8 @@ impl KeyServer {
             leases: None,
             cors: None,
             config: KeyRouterConfig::default(),
+            #[cfg(feature = "presign")]
+            presign: None,
         }
     }
 
@@ -116,6 +122,14 @@ impl KeyServer {
     #[must_use]
     pub fn cors(mut self, cors: CorsConfig) -> Self {
         self.cors = Some(cors);
+        self
+    }
+
+    /// Turns `POST /presign` on: publishers get presigned URLs for this bucket.
+    #[cfg(feature = "presign")]
+    #[must_use]
+    pub fn presign(mut self, config: crate::presign::PresignConfig) -> Self {
+        self.presign = Some(Arc::new(config));
         self
     }
 
@@ -147,6 +161,8 @@ impl KeyServer {
             cache_control,
             metrics: metrics_on.then(Metrics::default),
             config: self.config,
+            #[cfg(feature = "presign")]
+            presign: self.presign,
         });
         // `leases` is also a valid content id: the lease routes' paths answer GET/HEAD
         // with keys, so no content id is unreachable.
@@ -169,6 +185,11 @@ impl KeyServer {
             .route("/readyz", get(health::readyz));
         if metrics_on {
             router = router.route("/metrics", get(health::metrics));
+        }
+        // Without a configuration the route does not exist (404 `not_found`).
+        #[cfg(feature = "presign")]
+        if state.presign.is_some() {
+            router = router.route("/presign", post(crate::presign::route::presign));
         }
         let mut router = router
             .fallback(|| async { ApiError::NotFound })

@@ -124,16 +124,26 @@ pub fn spawn_purge(store: Arc<dyn LeaseStore>, interval: Duration) -> tokio::tas
 
 /// Installs the global tracing subscriber: logs on stderr, text or JSON. Returns false if
 /// one was already installed.
+///
+/// Lines are written by a background thread, so a request never waits for a `write(2)`
+/// of its audit event (many events share one write under load; nothing is dropped).
+/// Call [`flush_logs`] before the process exits.
 pub fn init_logging(format: LogFormat, filter: &str) -> bool {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(crate::logwriter::BufferedStderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init().is_ok(),
         LogFormat::Text => builder.with_ansi(false).try_init().is_ok(),
     }
+}
+
+/// Waits (at most 2 s) until every log line of [`init_logging`]'s subscriber is written
+/// to stderr.
+pub fn flush_logs() {
+    crate::logwriter::flush();
 }
 
 /// Opens the lease store, binds, and serves until SIGTERM/SIGINT. `on_ready` is called

@@ -154,10 +154,17 @@ pub struct Settings {
     pub max_connections: usize,
     /// `PURGE_INTERVAL` (default 60 s): how often expired leases are deleted.
     pub purge_interval: Duration,
+    /// `S3_BUCKET` and the other presign settings: `POST /presign` is on when set.
+    #[cfg(feature = "presign")]
+    pub presign: Option<crate::presign::PresignConfig>,
 }
 
 /// Parses a duration: `90` (seconds), `90s`, `2m`, `1h 30m`.
-fn duration(env: &dyn Env, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+pub(crate) fn duration(
+    env: &dyn Env,
+    name: &str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
     match env.var(name) {
         None => Ok(default),
         Some(text) => parse_duration(&text).ok_or_else(|| {
@@ -185,7 +192,7 @@ fn number<T: std::str::FromStr>(env: &dyn Env, name: &str, default: T) -> Result
     }
 }
 
-fn flag(env: &dyn Env, name: &str) -> Result<bool, ConfigError> {
+pub(crate) fn flag(env: &dyn Env, name: &str) -> Result<bool, ConfigError> {
     match env.var(name).as_deref().map(str::trim) {
         None | Some("") => Ok(false),
         Some("1" | "true" | "yes" | "on") => Ok(true),
@@ -194,7 +201,7 @@ fn flag(env: &dyn Env, name: &str) -> Result<bool, ConfigError> {
     }
 }
 
-fn text(env: &dyn Env, name: &str) -> Option<String> {
+pub(crate) fn text(env: &dyn Env, name: &str) -> Option<String> {
     env.var(name)
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
@@ -285,6 +292,15 @@ impl Settings {
             Some("json") => LogFormat::Json,
             Some(_) => return Err(ConfigError::new("LOG_FORMAT", "expected json or text")),
         };
+        #[cfg(feature = "presign")]
+        let presign = crate::presign::PresignConfig::from_env(env)?;
+        #[cfg(not(feature = "presign"))]
+        if text(env, "S3_BUCKET").is_some() {
+            return Err(ConfigError::new(
+                "S3_BUCKET",
+                "this build has no presign support (cargo feature `presign`)",
+            ));
+        }
         let max_connections: usize = number(env, "MAX_CONNECTIONS", 4096)?;
         if max_connections == 0 {
             return Err(ConfigError::new("MAX_CONNECTIONS", "must be at least 1"));
@@ -304,6 +320,8 @@ impl Settings {
             max_connections,
             purge_interval: duration(env, "PURGE_INTERVAL", Duration::from_secs(60))?
                 .max(Duration::from_secs(1)),
+            #[cfg(feature = "presign")]
+            presign,
         })
     }
 
@@ -317,6 +335,10 @@ impl Settings {
         }
         if let Some(cors) = &self.cors {
             server = server.cors(cors.clone());
+        }
+        #[cfg(feature = "presign")]
+        if let Some(presign) = &self.presign {
+            server = server.presign(presign.clone());
         }
         server
     }

@@ -25,6 +25,8 @@ pub struct LambdaKeyServerBuilder {
     lease_store: Option<Arc<dyn LeaseStore>>,
     config: KeyRouterConfig,
     base_path: String,
+    #[cfg(feature = "presign")]
+    presign: Option<blindcast_keys_axum::presign::PresignConfig>,
 }
 
 impl LambdaKeyServerBuilder {
@@ -131,6 +133,14 @@ impl LambdaKeyServerBuilder {
         self
     }
 
+    /// Turns `POST /presign` on: publishers get presigned URLs for this bucket.
+    #[cfg(feature = "presign")]
+    #[must_use]
+    pub fn presign(mut self, config: blindcast_keys_axum::presign::PresignConfig) -> Self {
+        self.presign = Some(config);
+        self
+    }
+
     /// Replaces every router option at once.
     #[must_use]
     pub fn config(mut self, config: KeyRouterConfig) -> Self {
@@ -183,6 +193,10 @@ impl LambdaKeyServerBuilder {
         }
         if let Some(store) = self.lease_store {
             server = server.lease_store(store);
+        }
+        #[cfg(feature = "presign")]
+        if let Some(presign) = self.presign {
+            server = server.presign(presign);
         }
         let layer = LambdaLayer::new().base_path(&self.base_path);
         Ok(LambdaKeyServer::with_layer(server.router(), &layer))

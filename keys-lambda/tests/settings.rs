@@ -137,3 +137,56 @@ async fn secret_arns_need_the_aws_secrets_feature() {
     assert_eq!(err.setting, "SALT_PARAMETER");
     assert!(err.to_string().contains("aws-secrets"), "{err}");
 }
+
+/// `POST /presign` through a front door: on with `S3_BUCKET` (region and credentials as
+/// Lambda sets them), a 404 without.
+#[tokio::test]
+async fn presign_is_on_when_s3_bucket_is_set() {
+    let publisher = blindcast_keys_axum::auth::mint_hs256(
+        JWT_SECRET.as_bytes(),
+        "studio-1",
+        std::time::Duration::from_secs(600),
+        [("role".to_owned(), serde_json::json!("publisher"))].into(),
+    )
+    .unwrap();
+    let mut event = fixture_json("http_api_v2_named_stage");
+    event["rawPath"] = "/prod/presign".into();
+    event["requestContext"]["http"]["method"] = "POST".into();
+    event["requestContext"]["http"]["path"] = "/prod/presign".into();
+    event["pathParameters"]["proxy"] = "presign".into();
+    event["headers"]["authorization"] = format!("Bearer {publisher}").into();
+    event["headers"]["content-type"] = "application/json".into();
+    let text =
+        r#"{"contentId":"movie-1","files":[{"name":"seg000.ts","contentType":"video/mp2t"}]}"#;
+    event["headers"]["content-length"] = text.len().to_string().into();
+    event["body"] = text.into();
+
+    let off = LambdaKeyServer::from_env_with(&env(&base())).await.unwrap();
+    assert_error(&invoke(&off, &event).await, 404, "not_found");
+
+    let mut pairs = base();
+    pairs.extend([
+        ("S3_BUCKET", "media"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "lambda-role-secret-value"),
+        ("AWS_SESSION_TOKEN", "lambda-role-session-token"),
+    ]);
+    let on = LambdaKeyServer::from_env_with(&env(&pairs)).await.unwrap();
+    let response = invoke(&on, &event).await;
+    assert_eq!(status(&response), 200, "{response}");
+    let answer: serde_json::Value = serde_json::from_slice(&body(&response)).unwrap();
+    let url = answer["files"][0]["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://media.s3.eu-west-1.amazonaws.com/movie-1/seg000.ts?"),
+        "{url}"
+    );
+    assert!(
+        url.contains("X-Amz-Security-Token=lambda-role-session-token"),
+        "{url}"
+    );
+    assert!(!url.contains("lambda-role-secret-value"));
+
+    pairs.push(("PRESIGN_TTL", "30d"));
+    assert_eq!(error_of(&pairs).await.setting, "PRESIGN_TTL");
+}

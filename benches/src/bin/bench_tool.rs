@@ -46,7 +46,10 @@ fn mint(alg: &str, key: &str, sub: &str, ttl: u64) -> Result<String, String> {
             } else {
                 key.to_owned()
             };
-            (Algorithm::HS256, EncodingKey::from_secret(secret.as_bytes()))
+            (
+                Algorithm::HS256,
+                EncodingKey::from_secret(secret.as_bytes()),
+            )
         }
         "RS256" => (
             Algorithm::RS256,
@@ -117,7 +120,9 @@ async fn store_load(store: Arc<dyn LeaseStore>, clients: usize, seconds: u64, ma
                         );
                         let t = Instant::now();
                         match store.create(req).await {
-                            Ok(_) => lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX)),
+                            Ok(_) => {
+                                lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX))
+                            }
                             Err(_) => errors += 1,
                         }
                     }

@@ -125,13 +125,16 @@ impl Serve {
             .enable_all()
             .build()
             .map_err(Failure::runtime)?;
-        runtime
-            .block_on(server::run(settings, |addr| {
-                if let Some(dev) = &dev {
-                    print_dev_banner(dev, addr);
-                }
-            }))
-            .map_err(Failure::usage)
+        let result = runtime.block_on(server::run(settings, |addr| {
+            if let Some(dev) = &dev {
+                // The banner goes straight to stderr: after the log lines before it.
+                server::flush_logs();
+                print_dev_banner(dev, addr);
+            }
+        }));
+        // Logs are written by a background thread: let it finish before the exit.
+        server::flush_logs();
+        result.map_err(Failure::usage)
     }
 }
 
