@@ -14,32 +14,19 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use blindcast_keys_axum::AUDIT_TARGET;
+use media::{framemd5, package, require_ffmpeg, workspace};
 use serde_json::Value;
-use server::{BIN, MASTER_HEX, SALT_HEX, Server, client, start, token};
+use server::{Server, client, start, token};
 use tokio::process::Command;
 use tokio::time::timeout;
 
+#[path = "common/media.rs"]
+mod media;
 #[path = "common/server.rs"]
 mod server;
 
 const CONTENT: &str = "demo-movie";
 const VIEWER: &str = "viewer-1";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-fn require_ffmpeg() {
-    let ok = std::process::Command::new("ffmpeg")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "install ffmpeg (apt-get install ffmpeg)");
-}
 
 // ---------------------------------------------------------------------------------------
 // The key server binary (started by the shared helpers), its audit log and its leases.
@@ -112,30 +99,6 @@ async fn release_lease(server: &Server, token: &str, lease: &str) {
 // ---------------------------------------------------------------------------------------
 // Packaging and a static file server for playlists, segments and the player page.
 
-/// Runs `examples/hls/package.sh OUT KEY_SERVER demo-movie 12` with this test's secrets.
-async fn package(out: &Path, key_server: &str) {
-    let run = Command::new("bash")
-        .arg(workspace().join("examples/hls/package.sh"))
-        .arg(out)
-        .arg(key_server)
-        .args([CONTENT, "12"])
-        .env("MASTER_KEY", MASTER_HEX)
-        .env("SALT", SALT_HEX)
-        .env("BLINDCAST_KEYS", BIN)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let done = timeout(Duration::from_secs(90), run)
-        .await
-        .expect("package.sh took over 90 s")
-        .unwrap();
-    assert!(
-        done.status.success(),
-        "package.sh failed: {}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-}
-
 type Mounts = Arc<Vec<(&'static str, PathBuf)>>;
 
 /// Serves files under URL prefixes (the first matching prefix wins) on a free loopback
@@ -176,42 +139,6 @@ async fn file(State(mounts): State<Mounts>, uri: Uri) -> Response {
 // ---------------------------------------------------------------------------------------
 // ffmpeg as the player.
 
-struct Decoded {
-    success: bool,
-    hashes: Vec<String>,
-    stderr: String,
-}
-
-/// Decodes every video frame of `input` with ffmpeg and returns the per-frame MD5s
-/// (`framemd5`), with `headers` sent on its HTTP requests (key requests included).
-async fn framemd5(input: &str, headers: Option<&str>) -> Decoded {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error"])
-        .args(["-protocol_whitelist", "file,http,tcp,crypto,data"]);
-    if let Some(headers) = headers {
-        cmd.arg("-headers").arg(headers);
-    }
-    cmd.args(["-i", input, "-map", "0:v", "-f", "framemd5", "-"])
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let out = timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .expect("ffmpeg took over 60 s")
-        .unwrap();
-    // Lines are `stream, dts, pts, duration, size, hash`; timestamps differ between the
-    // source and the HLS remux, so only the decoded pictures' hashes are compared.
-    let hashes = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.rsplit(',').next().unwrap().trim().to_owned())
-        .collect();
-    Decoded {
-        success: out.status.success(),
-        hashes,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 fn headers(token: Option<&str>, lease: &str) -> String {
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     format!("{auth}X-Blindcast-Lease: {lease}\r\n")
@@ -225,7 +152,7 @@ async fn ffmpeg_decodes_single_and_rotating_key_playlists_frame_for_frame() {
     let store = format!("sqlite:{}", dir.path().join("leases.db").display());
     let server = start(&[("LEASE_STORE", &store)]);
     let media = dir.path().join("media");
-    package(&media, &server.base).await;
+    package(&media, &server.base, CONTENT).await;
     let origin = serve_files(vec![("/", media.clone())]).await;
 
     let source = framemd5(media.join("source.ts").to_str().unwrap(), None).await;
@@ -292,7 +219,7 @@ async fn ffmpeg_fails_at_the_key_request_without_a_valid_token_and_lease() {
         ("MAX_LEASES_PER_VIEWER", "10"),
     ]);
     let media = dir.path().join("media");
-    package(&media, &server.base).await;
+    package(&media, &server.base, CONTENT).await;
     let origin = serve_files(vec![("/", media.clone())]).await;
     let playlist = format!("{origin}/single/index.m3u8");
 
@@ -470,8 +397,8 @@ async fn hls_js_in_chromium_plays_across_a_key_rotation_only_from_an_allowed_ori
     ]);
     let (allowed_media, denied_media) = (media.join("allowed"), media.join("denied"));
     tokio::join!(
-        package(&allowed_media, &allowed.base),
-        package(&denied_media, &denied.base)
+        package(&allowed_media, &allowed.base, CONTENT),
+        package(&denied_media, &denied.base, CONTENT)
     );
     let token = token(VIEWER);
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))

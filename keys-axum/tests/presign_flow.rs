@@ -8,43 +8,26 @@
 #![cfg(feature = "cli")]
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/media.rs"]
+mod media;
 #[path = "common/s3.rs"]
 mod s3;
 #[path = "common/server.rs"]
 mod server;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use blindcast_keys_axum::AUDIT_TARGET;
 use blindcast_keys_axum::auth::mint_hs256;
+use media::{Decoded, framemd5, package, require_ffmpeg};
 use s3::{S3Server, SECRET_KEY};
 use serde_json::{Value, json};
-use server::{BIN, JWT_SECRET, MASTER_HEX, SALT_HEX, Server, client, start};
-use tokio::process::Command;
-use tokio::time::timeout;
+use server::{JWT_SECRET, Server, client, start};
 
 const CONTENT: &str = "demo-movie";
 const PUBLISHER: &str = "studio-1";
 const VIEWER: &str = "viewer-1";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-fn require_ffmpeg() {
-    let ok = std::process::Command::new("ffmpeg")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "install ffmpeg (apt-get install ffmpeg)");
-}
 
 fn mint(sub: &str, claims: Value) -> String {
     let Value::Object(map) = claims else {
@@ -52,59 +35,6 @@ fn mint(sub: &str, claims: Value) -> String {
     };
     let extra: BTreeMap<String, Value> = map.into_iter().collect();
     mint_hs256(JWT_SECRET.as_bytes(), sub, Duration::from_secs(3600), extra).unwrap()
-}
-
-/// `examples/hls/package.sh OUT KEY_SERVER demo-movie 12`: derives the content key with
-/// `blindcast-keys keyinfo` and encrypts with ffmpeg (`-hls_key_info_file`).
-async fn package(out: &Path, key_server: &str) {
-    let run = Command::new("bash")
-        .arg(workspace().join("examples/hls/package.sh"))
-        .arg(out)
-        .arg(key_server)
-        .args([CONTENT, "12"])
-        .env("MASTER_KEY", MASTER_HEX)
-        .env("SALT", SALT_HEX)
-        .env("BLINDCAST_KEYS", BIN)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let done = timeout(Duration::from_secs(90), run)
-        .await
-        .expect("package.sh took over 90 s")
-        .unwrap();
-    assert!(
-        done.status.success(),
-        "package.sh failed: {}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-}
-
-/// The per-frame MD5s of every video frame ffmpeg decodes from `input`, sending
-/// `headers` with its HTTP requests (the key request included).
-async fn framemd5(input: &str, headers: Option<&str>) -> (bool, Vec<String>, String) {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error"])
-        .args(["-protocol_whitelist", "file,http,tcp,crypto,data"]);
-    if let Some(headers) = headers {
-        cmd.arg("-headers").arg(headers);
-    }
-    cmd.args(["-i", input, "-map", "0:v", "-f", "framemd5", "-"])
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let out = timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .expect("ffmpeg took over 60 s")
-        .unwrap();
-    let hashes = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.rsplit(',').next().unwrap().trim().to_owned())
-        .collect();
-    (
-        out.status.success(),
-        hashes,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// `POST /presign` as `token`; returns the answer's files.
@@ -170,7 +100,7 @@ async fn publisher_uploads_ciphertext_through_presigned_urls_and_ffmpeg_plays_it
     // 1-2. Derive the key and encrypt with ffmpeg: segments and a playlist whose key URI is
     // the key server.
     let media = dir.path().join("media");
-    package(&media, &server.base).await;
+    package(&media, &server.base, CONTENT).await;
     let single = media.join("single");
     let mut names: Vec<String> = std::fs::read_dir(&single)
         .unwrap()
@@ -300,15 +230,27 @@ async fn publisher_uploads_ciphertext_through_presigned_urls_and_ffmpeg_plays_it
     let lease = lease["leaseId"].as_str().unwrap();
     let headers = format!("Authorization: Bearer {viewer}\r\nX-Blindcast-Lease: {lease}\r\n");
     let since = server.output.text().lines().count();
-    let (ok, played, stderr) = framemd5(&play, Some(&headers)).await;
+    let Decoded {
+        success: ok,
+        hashes: played,
+        stderr,
+    } = framemd5(&play, Some(&headers)).await;
     assert!(ok, "ffmpeg failed: {stderr}");
-    let (ok, expected, stderr) = framemd5(source.to_str().unwrap(), None).await;
+    let Decoded {
+        success: ok,
+        hashes: expected,
+        stderr,
+    } = framemd5(source.to_str().unwrap(), None).await;
     assert!(ok, "decoding source.ts: {stderr}");
     assert_eq!(expected.len(), 300, "12 s at 25 fps");
     assert_eq!(played.len(), expected.len(), "frame count");
     assert!(played == expected, "decoded frames differ from source.ts");
     // Without the key server's say-so the same URLs give nothing.
-    let (ok, frames, _) = framemd5(&play, None).await;
+    let Decoded {
+        success: ok,
+        hashes: frames,
+        stderr: _,
+    } = framemd5(&play, None).await;
     assert!(!ok && frames.is_empty(), "played without a token");
 
     // The key server's side: presign events name the publisher, the content and the
