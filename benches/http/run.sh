@@ -18,6 +18,7 @@
 #      transaction through rusqlite directly, the PostgreSQL store against pgbench running
 #      benches/pgbench/lease_create.sql (`bench-tool lease-load`, $LEASE_SECONDS each,
 #      $REPS repetitions, median);
+#      then the criterion benches of every store operation (lease_sqlite, lease_postgres);
 #   5. Lambda: `bootstrap` process start to first answered invocation (median of 10, the
 #      harness of keys-lambda/tests/runtime_api.rs) and the zipped package size.
 #
@@ -25,7 +26,7 @@
 # (scripts/postgres.sh), zip, cargo. Runs as root or as a user allowed to run these.
 # Environment: DURATION (10s), REPS (3), CONNS (64), THREADS (1), LEASE_SECONDS (5),
 # OUT (benches/results/http-run.md), SKIP_BUILD=1 to reuse the release binaries,
-# SKIP_LAMBDA=1, SKIP_LEASES=1.
+# SKIP_LAMBDA=1, SKIP_LEASES=1, SKIP_CRITERION=1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -300,6 +301,24 @@ if [[ -z ${SKIP_LEASES:-} ]]; then
         lease_run postgres-pgbench $c pgbench_line $c
     done
 fi
+# Criterion: every store operation (create, renew, check) with 1 and 8 clients, for
+# SQLite (synchronous FULL and NORMAL) and PostgreSQL; short settings. ops/s is the
+# benchmark's element throughput (benchmark.json) over its median time per iteration.
+LEASE_CRIT=$WORK/lease-criterion.tsv
+: >"$LEASE_CRIT"
+if [[ -z ${SKIP_CRITERION:-} ]]; then
+    log "criterion: lease_sqlite, lease_postgres"
+    cargo bench --quiet -p blindcast-benches --bench lease_sqlite -- \
+        --warm-up-time 1 --measurement-time 3 --noplot >"$WORK/criterion-lease_sqlite.txt" 2>&1
+    BLINDCAST_TEST_DATABASE_URL=$PGURL cargo bench --quiet -p blindcast-benches --bench lease_postgres -- \
+        --warm-up-time 1 --measurement-time 3 --noplot >"$WORK/criterion-lease_postgres.txt" 2>&1
+    for f in "$ROOT"/target/criterion/lease_{sqlite_full,sqlite_normal,postgres}/*/*/new/estimates.json; do
+        id=${f#"$ROOT/target/criterion/"}; id=${id%/new/estimates.json}
+        ns=$(sed 's/.*"median":{"confidence_interval":{[^}]*},"point_estimate":\([0-9.e+-]*\).*/\1/' "$f")
+        elems=$(sed -n 's/.*"throughput":{"Elements":\([0-9]*\)}.*/\1/p' "${f%estimates.json}benchmark.json")
+        printf '%s\t%s\t%s\n' "$id" "$ns" "${elems:-1}" >>"$LEASE_CRIT"
+    done
+fi
 scripts/postgres.sh stop "$PGDIR" >/dev/null 2>&1 || true
 
 # ---------------------------------------------------------------- 5. Lambda
@@ -372,6 +391,18 @@ HS_RPS=$(awk -F'\t' '$1 == "keys-hs256" {print $2}' "$RESULTS")
                     printf "| %s | %d | %.0f | %.2f | %s | %s |\n", name[i], cl[i], ops[i], (r > 0 ? ops[i] / r : 0), p99[i], runs[i]
                 }
             }' "$LEASES"
+        echo
+    fi
+    if [[ -s $LEASE_CRIT ]]; then
+        echo "## Lease store operations (criterion, median; warm-up 1 s, 3 s measurement)"
+        echo
+        echo "| bench | ops/s | µs per operation per client |"
+        echo "|---|---:|---:|"
+        awk -F'\t' '{
+            split($1, p, "/"); clients = p[3]; sub(/_clients$/, "", clients)
+            ops = $3 * 1e9 / $2
+            printf "| %s | %.0f | %.1f |\n", $1, ops, clients * 1e6 / ops
+        }' "$LEASE_CRIT"
         echo
     fi
     echo "## Lambda"

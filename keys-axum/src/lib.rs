@@ -13,6 +13,8 @@ mod health;
 mod key_routes;
 mod lease_routes;
 #[cfg(feature = "server")]
+mod logformat;
+#[cfg(feature = "server")]
 mod logwriter;
 mod metrics;
 #[cfg(feature = "presign")]

@@ -136,7 +136,11 @@ pub fn init_logging(format: LogFormat, filter: &str) -> bool {
         .with_writer(crate::logwriter::BufferedStderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init().is_ok(),
-        LogFormat::Text => builder.with_ansi(false).try_init().is_ok(),
+        LogFormat::Text => builder
+            .with_ansi(false)
+            .event_format(crate::logformat::TextFormat::default())
+            .try_init()
+            .is_ok(),
     }
 }
 

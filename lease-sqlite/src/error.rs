@@ -2,6 +2,7 @@
 //! onto `LeaseError`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use blindcast_keys_core::lease::LeaseError;
@@ -67,6 +68,25 @@ pub enum SqliteStoreError {
     /// A stored row does not hold a valid lease.
     #[error("corrupt lease row: {0}")]
     CorruptRow(&'static str),
+    /// An operation panicked; its changes were rolled back.
+    #[error("a lease store operation panicked")]
+    OperationPanicked,
+    /// The transaction that carried this write could not begin or commit (SQLite's
+    /// error is the source): the write did not happen.
+    #[error("the lease write transaction failed")]
+    Transaction(#[source] Arc<rusqlite::Error>),
+    /// SQLite rolled back the transaction that carried this write, because another
+    /// write in the same transaction failed badly (I/O error, disk full): the write did
+    /// not happen.
+    #[error("the lease write transaction was rolled back")]
+    RolledBack,
+    /// The task running this write's batch was cancelled before it ran: the write did
+    /// not happen.
+    #[error("the lease write was dropped before it ran")]
+    WriteDropped,
+    /// Internal guard: a write was about to run outside a write transaction.
+    #[error("lease write outside a write transaction")]
+    NotInTransaction,
     /// The store clock reads a time SQLite cannot store as unix milliseconds.
     #[error("store clock is outside the range of unix milliseconds")]
     ClockOutOfRange,

@@ -49,6 +49,7 @@ pub struct SqliteOptions {
     pub(crate) pool_timeout: Duration,
     pub(crate) synchronous: Synchronous,
     pub(crate) pool_size: usize,
+    pub(crate) inline_reads: bool,
 }
 
 /// Default for [`SqliteOptions::busy_timeout`] and [`SqliteOptions::pool_timeout`].
@@ -64,6 +65,7 @@ impl Default for SqliteOptions {
             pool_timeout: DEFAULT_TIMEOUT,
             synchronous: Synchronous::default(),
             pool_size: DEFAULT_POOL_SIZE,
+            inline_reads: true,
         }
     }
 }
@@ -89,8 +91,9 @@ impl SqliteOptions {
         self
     }
 
-    /// How long an operation waits for a free pooled connection before it fails with
-    /// `LeaseError::Unavailable`. Default 5 s.
+    /// How long an operation waits to start (for a free pooled connection; a write also
+    /// for its turn in a batch) before it fails with `LeaseError::Unavailable`, having
+    /// changed nothing. Default 5 s.
     #[must_use]
     pub fn pool_timeout(mut self, timeout: Duration) -> Self {
         self.pool_timeout = timeout;
@@ -101,6 +104,21 @@ impl SqliteOptions {
     #[must_use]
     pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
         self.synchronous = synchronous;
+        self
+    }
+
+    /// Whether `check` and `ping` may run on the calling runtime thread. Default on.
+    ///
+    /// An inline read takes an idle pooled connection, runs one `SELECT` with SQLite's
+    /// busy handler off, and so never waits for a lock or a connection; when it would
+    /// (no idle connection, SQLite busy), it falls back to a blocking thread. What it can
+    /// still wait for is the disk, when the pages it reads are not in the OS cache:
+    /// turn it off for a database on slow or network storage, and every read goes
+    /// through `spawn_blocking` (about half the throughput of a lease-checked key request
+    /// under load; BENCHMARKS.md).
+    #[must_use]
+    pub fn inline_reads(mut self, inline: bool) -> Self {
+        self.inline_reads = inline;
         self
     }
 

@@ -1,25 +1,43 @@
-//! A small pool of SQLite connections, each used on a blocking thread.
+//! A small pool of SQLite connections, and where each operation runs.
 //!
 //! rusqlite connections are blocking and `!Sync`, so every operation takes a connection
-//! out of the pool and runs on `tokio::task::spawn_blocking`, never on a runtime worker.
-//! A semaphore bounds how many connections exist and how long a caller waits for one.
+//! out of the pool. A semaphore bounds how many connections exist and how long a caller
+//! waits for one.
 //!
-//! Writers of one store also queue on an async gate before taking a connection. SQLite
-//! admits one writer at a time anyway, and a connection that finds the write lock taken
-//! sleeps in its busy handler (1, 2, 5, ... 100 ms) instead of being woken: letting
-//! this store's writers contend inside SQLite cost 40-50% of write throughput with 8
-//! clients (benches/results/lease-sqlite.md).
-//! Other processes (and other stores on the file) still meet at SQLite's lock.
+//! - Writes queue for this store's write gate and are committed in groups
+//!   ([`crate::batch`]). SQLite admits one writer at a time anyway, and a connection
+//!   that finds the write lock taken sleeps in its busy handler (1, 2, 5, ... 100 ms)
+//!   instead of being woken: letting this store's writers contend inside SQLite cost
+//!   40-50% of write throughput with 8 clients (benches/results/lease-sqlite.md).
+//!   Other processes (and other stores on the file) still meet at SQLite's lock. A batch
+//!   can wait (for the write lock, for `fsync`), so it never runs on a runtime worker as
+//!   such: on a multi-thread runtime it runs under `tokio::task::block_in_place`, which
+//!   hands the worker's other tasks to another thread first, and saves a hand-off to
+//!   another thread and back on every write; on a current-thread runtime, on
+//!   `spawn_blocking`.
+//! - Reads run inline when a connection is idle ([`SqliteOptions::inline_reads`],
+//!   on by default). A WAL-mode read never waits for a writer, and the inline attempt
+//!   runs with the busy handler off, so it cannot sleep: if SQLite answers busy (a
+//!   checkpoint or WAL recovery in progress), the read is retried on `spawn_blocking`
+//!   with the normal busy timeout. Handing a read of a few microseconds to another
+//!   thread and back cost more than the read itself: 44% of key-request throughput with
+//!   a lease check under load (BENCHMARKS.md).
+//!
+//! [`SqliteOptions::inline_reads`]: crate::SqliteOptions::inline_reads
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use blindcast_keys_core::lease::LeaseError;
-use rusqlite::{Connection, OpenFlags};
-use tokio::sync::Semaphore;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
+use crate::batch::{self, Claim, Failure, Job, MAX_BATCH, Pending};
 use crate::error::{OpError, SqliteStoreError, sql_to_lease};
 use crate::options::Synchronous;
 
@@ -28,6 +46,7 @@ use crate::options::Synchronous;
 pub(crate) struct ConnSettings {
     pub(crate) busy_timeout: Duration,
     pub(crate) synchronous: Synchronous,
+    pub(crate) inline_reads: bool,
 }
 
 /// Opens and configures one connection to `path`.
@@ -54,8 +73,10 @@ struct Inner {
     size: usize,
     acquire_timeout: Duration,
     permits: Arc<Semaphore>,
-    /// One permit: the writer of this store allowed to ask SQLite for the write lock.
+    /// One permit: the writer of this store allowed to run a batch of queued writes.
     write_gate: Arc<Semaphore>,
+    /// Writes waiting for a batch, oldest first.
+    queue: Mutex<VecDeque<Box<dyn Pending>>>,
     idle: Mutex<Vec<Connection>>,
 }
 
@@ -68,6 +89,7 @@ impl fmt::Debug for Pool {
             .field("busy_timeout", &self.inner.settings.busy_timeout)
             .field("acquire_timeout", &self.inner.acquire_timeout)
             .field("synchronous", &self.inner.settings.synchronous)
+            .field("inline_reads", &self.inner.settings.inline_reads)
             .finish()
     }
 }
@@ -90,12 +112,14 @@ impl Pool {
                 acquire_timeout,
                 permits: Arc::new(Semaphore::new(size)),
                 write_gate: Arc::new(Semaphore::new(1)),
+                queue: Mutex::new(VecDeque::new()),
                 idle: Mutex::new(vec![first]),
             }),
         }
     }
 
-    /// Runs a read-only `op` with a connection on a blocking thread.
+    /// Runs a read-only `op` with a connection: inline if one is idle and inline reads
+    /// are on, else on a blocking thread (see the module docs).
     ///
     /// # Errors
     /// `Unavailable` when no connection frees up within the acquire timeout, or when
@@ -103,65 +127,191 @@ impl Pool {
     pub(crate) async fn read<T, F>(&self, op: F) -> Result<T, LeaseError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, OpError> + Send + 'static,
+        F: Fn(&mut Connection) -> Result<T, OpError> + Send + 'static,
     {
-        self.run(false, op).await
+        if self.inner.settings.inline_reads
+            && let Some(result) = self.inner.try_read_inline(&op)
+        {
+            return result;
+        }
+        self.run_blocking(op).await
     }
 
-    /// Runs `op`, which writes, after this store's earlier writers: see the module docs.
+    /// Runs `op`, which writes, in a savepoint of a write transaction shared with the
+    /// writes queued beside it (group commit, see the module docs); answers once that
+    /// transaction has committed.
     ///
     /// # Errors
-    /// As [`read`](Self::read); the acquire timeout covers the wait for the gate too.
+    /// `Unavailable` when the write could not start within the acquire timeout (it then
+    /// never runs), or SQLite stayed busy past its busy timeout; `Backend` when the
+    /// transaction failed; whatever `op` returns otherwise.
     pub(crate) async fn write<T, F>(&self, op: F) -> Result<T, LeaseError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, OpError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, OpError> + Send + 'static,
     {
-        self.run(true, op).await
+        let claim = Claim::default();
+        let (reply, mut answer) = oneshot::channel();
+        self.inner
+            .lock_queue()
+            .push_back(Box::new(Job::new(claim.clone(), op, reply)));
+        let deadline = tokio::time::Instant::now() + self.inner.acquire_timeout;
+        let dropped = |_| LeaseError::unavailable(SqliteStoreError::WriteDropped);
+        loop {
+            tokio::select! {
+                biased;
+                answered = &mut answer => return answered.unwrap_or_else(|e| Err(dropped(e))),
+                gate = self.inner.write_gate.clone().acquire_owned() => {
+                    // The semaphore is never closed; if it were, the timeout below ends this.
+                    if let Ok(gate) = gate {
+                        self.lead(gate, deadline).await;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    if claim.abandon() {
+                        return Err(LeaseError::unavailable(SqliteStoreError::PoolTimeout(
+                            self.inner.acquire_timeout,
+                        )));
+                    }
+                    // A batch holds the write already: its answer is on the way.
+                    return (&mut answer).await.unwrap_or_else(|e| Err(dropped(e)));
+                }
+            }
+        }
     }
 
-    async fn run<T, F>(&self, write: bool, op: F) -> Result<T, LeaseError>
+    /// Holding the write gate: runs what is queued as one batch.
+    async fn lead(&self, gate: OwnedSemaphorePermit, deadline: tokio::time::Instant) {
+        let jobs = self.inner.claim_queued();
+        if jobs.is_empty() {
+            return; // another batch ran this caller's write; its answer is ready
+        }
+        let permits = self.inner.permits.clone();
+        let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, permits.acquire_owned()).await
+        else {
+            let failure = Failure::PoolTimeout(self.inner.acquire_timeout);
+            return batch::answer_all(jobs, Some(&failure));
+        };
+        let inner = self.inner.clone();
+        let work = move || {
+            let _held = (gate, permit);
+            match inner.connection() {
+                Ok(mut conn) => {
+                    batch::run_batch(&mut conn, jobs);
+                    inner.put_back(conn);
+                }
+                Err(e) => batch::answer_all(jobs, Some(&Failure::sql(e))),
+            }
+        };
+        let multi_thread = Handle::try_current()
+            .is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::MultiThread);
+        // Operations catch their own panics; anything else that panics drops the jobs'
+        // reply channels, and their callers get `WriteDropped`.
+        if multi_thread {
+            let _ = tokio::task::block_in_place(|| catch_unwind(AssertUnwindSafe(work)));
+        } else {
+            let _ = tokio::task::spawn_blocking(work).await;
+        }
+    }
+
+    /// A read on the blocking pool, after waiting for a connection.
+    async fn run_blocking<T, F>(&self, op: F) -> Result<T, LeaseError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, OpError> + Send + 'static,
     {
-        let acquire = async {
-            // Gate first, then a connection: readers never wait for the gate, so a
-            // writer holding it always gets a connection eventually.
-            let gate = if write {
-                Some(self.inner.write_gate.clone().acquire_owned().await?)
-            } else {
-                None
-            };
-            let conn = self.inner.permits.clone().acquire_owned().await?;
-            Ok::<_, tokio::sync::AcquireError>((gate, conn))
-        };
-        let permits = tokio::time::timeout(self.inner.acquire_timeout, acquire)
-            .await
-            .map_err(|_| {
-                LeaseError::unavailable(SqliteStoreError::PoolTimeout(self.inner.acquire_timeout))
-            })?
-            // The semaphores are never closed; treat it as unavailable if one ever is.
-            .map_err(LeaseError::unavailable)?;
+        let permit = tokio::time::timeout(
+            self.inner.acquire_timeout,
+            self.inner.permits.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| {
+            LeaseError::unavailable(SqliteStoreError::PoolTimeout(self.inner.acquire_timeout))
+        })?
+        // The semaphore is never closed; treat it as unavailable if it ever is.
+        .map_err(LeaseError::unavailable)?;
         let inner = self.inner.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            let _permits = permits;
-            let mut conn = match inner.take_idle() {
-                Some(conn) => conn,
-                None => connect(&inner.path, inner.settings).map_err(sql_to_lease)?,
-            };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut conn = inner.connection().map_err(sql_to_lease)?;
             let result = op(&mut conn);
             inner.put_back(conn);
             result.map_err(LeaseError::from)
         })
-        .await;
-        // A panic inside `op` drops its connection (rolling back any transaction) and
-        // comes back as a backend error rather than tearing down the caller.
-        joined.map_err(LeaseError::backend)?
+        .await
+        // A panic inside `op` drops its connection and comes back as a backend error
+        // rather than tearing down the caller.
+        .map_err(LeaseError::backend)?
     }
 }
 
 impl Inner {
+    fn lock_queue(&self) -> MutexGuard<'_, VecDeque<Box<dyn Pending>>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes up to [`MAX_BATCH`] queued writes whose callers still wait.
+    fn claim_queued(&self) -> Vec<Box<dyn Pending>> {
+        let mut queue = self.lock_queue();
+        let mut jobs = Vec::with_capacity(queue.len().min(MAX_BATCH));
+        while jobs.len() < MAX_BATCH
+            && let Some(job) = queue.pop_front()
+        {
+            if job.claim() {
+                jobs.push(job);
+            }
+        }
+        jobs
+    }
+
+    /// One attempt at `op` on this thread, with an idle connection and without waiting
+    /// for anything; `None` when it would have to wait (no idle connection, SQLite busy),
+    /// so that the caller takes the blocking path.
+    fn try_read_inline<T, F>(&self, op: &F) -> Option<Result<T, LeaseError>>
+    where
+        F: Fn(&mut Connection) -> Result<T, OpError>,
+    {
+        let _permit = self.permits.try_acquire().ok()?;
+        let mut conn = self.take_idle()?;
+        // Busy handler off: an inline read must fail fast rather than sleep on a worker.
+        if conn.busy_timeout(Duration::ZERO).is_err() {
+            return None; // dropping the connection; the blocking path opens another
+        }
+        let result = catch_unwind(AssertUnwindSafe(|| op(&mut conn)));
+        // A connection whose busy timeout cannot be restored is dropped, not pooled.
+        let restored = conn.busy_timeout(self.settings.busy_timeout).is_ok();
+        match result {
+            Err(_) => Some(Err(LeaseError::backend(
+                SqliteStoreError::OperationPanicked,
+            ))),
+            Ok(Err(OpError::Sql(e)))
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) =>
+            {
+                if restored {
+                    self.put_back(conn);
+                }
+                None
+            }
+            Ok(result) => {
+                if restored {
+                    self.put_back(conn);
+                }
+                Some(result.map_err(LeaseError::from))
+            }
+        }
+    }
+
+    /// An idle connection, or a new one (blocking).
+    fn connection(&self) -> Result<Connection, rusqlite::Error> {
+        match self.take_idle() {
+            Some(conn) => Ok(conn),
+            None => connect(&self.path, self.settings),
+        }
+    }
+
     fn take_idle(&self) -> Option<Connection> {
         self.idle
             .lock()
@@ -179,3 +329,6 @@ impl Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

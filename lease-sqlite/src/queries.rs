@@ -1,16 +1,18 @@
-//! The blocking SQL behind each store operation. Each function runs on one connection on
-//! a blocking thread; every write happens inside a `BEGIN IMMEDIATE` transaction.
+//! The blocking SQL behind each store operation, on one connection.
 //!
-//! `BEGIN IMMEDIATE` takes SQLite's single write lock before the first read, so the
-//! count-then-insert of `create` cannot interleave with another writer in any process,
-//! and waiting writers queue on `busy_timeout` instead of failing with "database is
-//! locked" as a deferred `BEGIN` does when it upgrades from reader to writer.
+//! The writes (`create`, `renew`, `release`, `purge_batch`) run inside a `BEGIN
+//! IMMEDIATE` transaction that the pool has opened, each in a savepoint of its own
+//! ([`crate::batch`]). `BEGIN IMMEDIATE` takes SQLite's single write lock before the
+//! first read, so the count-then-insert of `create` cannot interleave with another writer
+//! in any process, and waiting writers queue on `busy_timeout` instead of failing with
+//! "database is locked" as a deferred `BEGIN` does when it upgrades from reader to
+//! writer.
 
 use std::time::Duration;
 
 use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{Clock, CreateLease, Lease, LeaseError, LeaseId, ViewerId};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{OpError, SqliteStoreError};
 use crate::time::{from_millis, to_millis, ttl_millis};
@@ -69,23 +71,22 @@ impl LeaseRow {
     }
 }
 
-/// Takes the write lock, then reads the clock, so stored times follow commit order.
-fn begin_write<'c>(
-    conn: &'c mut Connection,
-    clock: &dyn Clock,
-) -> Result<(Transaction<'c>, i64), OpError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let now = to_millis(clock.now())?;
-    Ok((tx, now))
+/// The store clock, read inside the write transaction (so after the write lock is taken:
+/// stored times follow commit order). Refuses to run a write outside one.
+fn write_now(conn: &Connection, clock: &dyn Clock) -> Result<i64, OpError> {
+    if conn.is_autocommit() {
+        return Err(SqliteStoreError::NotInTransaction.into());
+    }
+    Ok(to_millis(clock.now())?)
 }
 
 pub(crate) fn create(
-    conn: &mut Connection,
+    tx: &Connection,
     clock: &dyn Clock,
     id: LeaseId,
     request: CreateLease,
 ) -> Result<Lease, OpError> {
-    let (tx, now) = begin_write(conn, clock)?;
+    let now = write_now(tx, clock)?;
     let viewer = request.viewer.as_str();
     let key = request.idempotency_key.as_ref().map(|k| k.as_str());
     if let Some(key) = key {
@@ -137,7 +138,6 @@ pub(crate) fn create(
         expires,
         key
     ])?;
-    tx.commit()?;
     // Built from the stored milliseconds, so it equals what later reads return.
     Ok(Lease {
         id,
@@ -150,13 +150,13 @@ pub(crate) fn create(
 }
 
 pub(crate) fn renew(
-    conn: &mut Connection,
+    tx: &Connection,
     clock: &dyn Clock,
     id: &LeaseId,
     viewer: &ViewerId,
     ttl: Duration,
 ) -> Result<Lease, OpError> {
-    let (tx, now) = begin_write(conn, clock)?;
+    let now = write_now(tx, clock)?;
     let renewed = tx
         .prepare_cached(concat!(
             "UPDATE leases SET expires_at_ms = MAX(expires_at_ms, ?4), renewals = renewals + 1 \
@@ -174,7 +174,6 @@ pub(crate) fn renew(
         )
         .optional()?;
     if let Some(row) = renewed {
-        tx.commit()?;
         return Ok(row.into_lease()?);
     }
     // Nothing renewed: tell an expired lease from a missing one.
@@ -217,28 +216,26 @@ pub(crate) fn check(
 }
 
 pub(crate) fn release(
-    conn: &mut Connection,
+    tx: &Connection,
     clock: &dyn Clock,
     id: &LeaseId,
     viewer: &ViewerId,
 ) -> Result<(), OpError> {
-    let (tx, _now) = begin_write(conn, clock)?;
+    write_now(tx, clock)?;
     tx.prepare_cached("DELETE FROM leases WHERE id = ?1 AND viewer = ?2")?
         .execute(params![id.as_str(), viewer.as_str()])?;
-    tx.commit()?;
     Ok(())
 }
 
-/// Deletes up to [`PURGE_BATCH`] expired leases in one transaction; returns how many.
-pub(crate) fn purge_batch(conn: &mut Connection, clock: &dyn Clock) -> Result<u64, OpError> {
-    let (tx, now) = begin_write(conn, clock)?;
+/// Deletes up to [`PURGE_BATCH`] expired leases; returns how many.
+pub(crate) fn purge_batch(tx: &Connection, clock: &dyn Clock) -> Result<u64, OpError> {
+    let now = write_now(tx, clock)?;
     let deleted = tx
         .prepare_cached(
             "DELETE FROM leases WHERE rowid IN \
              (SELECT rowid FROM leases WHERE expires_at_ms <= ?1 LIMIT ?2)",
         )?
         .execute(params![now, PURGE_BATCH])?;
-    tx.commit()?;
     Ok(deleted as u64)
 }
 

@@ -22,8 +22,9 @@ use crate::schema;
 /// that opens the same file.
 ///
 /// Cheap to clone: clones share one connection pool. Use it as `Arc<dyn LeaseStore>`.
-/// Operations run on tokio's blocking thread pool, so they must be awaited inside a
-/// tokio runtime.
+/// Operations must be awaited inside a tokio runtime: writes run on a blocking thread
+/// (`block_in_place` on a multi-thread runtime, else `spawn_blocking`); reads run inline
+/// when they cannot wait, else on a blocking thread too ([`SqliteOptions::inline_reads`]).
 #[derive(Clone)]
 pub struct SqliteLeaseStore {
     pool: Pool,
@@ -72,6 +73,7 @@ impl SqliteLeaseStore {
         let settings = ConnSettings {
             busy_timeout: options.busy_timeout,
             synchronous: options.synchronous,
+            inline_reads: options.inline_reads,
         };
         let opened = {
             let path = path.clone();

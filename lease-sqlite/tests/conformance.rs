@@ -1,4 +1,5 @@
-//! The shared lease-store conformance suite, on a fresh SQLite file per test.
+//! The shared lease-store conformance suite, on a fresh SQLite file per test: once with
+//! the default inline reads, once with every read on the blocking pool.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,13 +15,20 @@ struct Sqlite {
     _dir: tempfile::TempDir,
     path: PathBuf,
     clock: ManualClock,
+    inline_reads: bool,
     store: Arc<SqliteLeaseStore>,
 }
 
 impl Sqlite {
     fn options(&self) -> SqliteOptions {
-        SqliteOptions::default().clock(Arc::new(self.clock.clone()))
+        options(&self.clock, self.inline_reads)
     }
+}
+
+fn options(clock: &ManualClock, inline_reads: bool) -> SqliteOptions {
+    SqliteOptions::default()
+        .clock(Arc::new(clock.clone()))
+        .inline_reads(inline_reads)
 }
 
 #[async_trait::async_trait]
@@ -43,22 +51,26 @@ impl Harness for Sqlite {
     }
 }
 
-async fn harness() -> Sqlite {
+async fn harness(inline_reads: bool) -> Sqlite {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("leases.db");
     let clock = ManualClock::default();
-    let store = SqliteLeaseStore::open_with(
-        &path,
-        SqliteOptions::default().clock(Arc::new(clock.clone())),
-    )
-    .await
-    .expect("store opens");
+    let store = SqliteLeaseStore::open_with(&path, options(&clock, inline_reads))
+        .await
+        .expect("store opens");
     Sqlite {
         _dir: dir,
         path,
         clock,
+        inline_reads,
         store: Arc::new(store),
     }
 }
 
-lease_store_conformance!(harness());
+lease_store_conformance!(harness(true));
+
+mod blocking_reads {
+    use blindcast_lease_testkit::lease_store_conformance;
+
+    lease_store_conformance!(super::harness(false));
+}
