@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{CreateLease, Lease, LeaseStore, ViewerId};
 use blindcast_lease_postgres::{PostgresLeaseStore, PostgresOptions};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const CLIENTS: [usize; 2] = [1, 8];
 
@@ -88,7 +88,7 @@ fn lease_postgres(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     for clients in CLIENTS {
         group.throughput(Throughput::Elements(clients as u64));
-        group.bench_function(format!("create/{clients}_clients"), |b| {
+        group.bench_function(BenchmarkId::new("create", clients), |b| {
             b.to_async(&rt).iter_custom(|iters| {
                 let store = store.clone();
                 let next = next_viewer.clone();
@@ -110,7 +110,7 @@ fn lease_postgres(c: &mut Criterion) {
                 })
                 .collect(),
         );
-        group.bench_function(format!("renew/{clients}_clients"), |b| {
+        group.bench_function(BenchmarkId::new("renew", clients), |b| {
             b.to_async(&rt).iter_custom(|iters| {
                 let store = store.clone();
                 let leases = leases.clone();
@@ -127,7 +127,7 @@ fn lease_postgres(c: &mut Criterion) {
                 })
             })
         });
-        group.bench_function(format!("check/{clients}_clients"), |b| {
+        group.bench_function(BenchmarkId::new("check", clients), |b| {
             b.to_async(&rt).iter_custom(|iters| {
                 let store = store.clone();
                 let leases = leases.clone();

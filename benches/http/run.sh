@@ -308,11 +308,13 @@ LEASE_CRIT=$WORK/lease-criterion.tsv
 : >"$LEASE_CRIT"
 if [[ -z ${SKIP_CRITERION:-} ]]; then
     log "criterion: lease_sqlite, lease_postgres"
+    rm -rf "$ROOT"/target/criterion/lease_{sqlite_full,sqlite_normal,postgres}
     cargo bench --quiet -p blindcast-benches --bench lease_sqlite -- \
         --warm-up-time 1 --measurement-time 3 --noplot >"$WORK/criterion-lease_sqlite.txt" 2>&1
     BLINDCAST_TEST_DATABASE_URL=$PGURL cargo bench --quiet -p blindcast-benches --bench lease_postgres -- \
         --warm-up-time 1 --measurement-time 3 --noplot >"$WORK/criterion-lease_postgres.txt" 2>&1
     for f in "$ROOT"/target/criterion/lease_{sqlite_full,sqlite_normal,postgres}/*/*/new/estimates.json; do
+        [[ -f $f ]] || continue
         id=${f#"$ROOT/target/criterion/"}; id=${id%/new/estimates.json}
         ns=$(sed 's/.*"median":{"confidence_interval":{[^}]*},"point_estimate":\([0-9.e+-]*\).*/\1/' "$f")
         elems=$(sed -n 's/.*"throughput":{"Elements":\([0-9]*\)}.*/\1/p' "${f%estimates.json}benchmark.json")
@@ -399,7 +401,7 @@ HS_RPS=$(awk -F'\t' '$1 == "keys-hs256" {print $2}' "$RESULTS")
         echo "| bench | ops/s | µs per operation per client |"
         echo "|---|---:|---:|"
         awk -F'\t' '{
-            split($1, p, "/"); clients = p[3]; sub(/_clients$/, "", clients)
+            split($1, p, "/"); clients = p[3]
             ops = $3 * 1e9 / $2
             printf "| %s | %.0f | %.1f |\n", $1, ops, clients * 1e6 / ops
         }' "$LEASE_CRIT"
