@@ -11,12 +11,14 @@
 //! What this keeps from one transaction per write:
 //! - Nobody is answered before the commit: an acknowledged write is on disk.
 //! - An operation that fails (a limit reached, an expired lease) rolls back to its own
-//!   savepoint and leaves the others alone; if the commit fails, or SQLite rolls the
-//!   whole transaction back, every operation of the batch fails with it.
+//!   savepoint, leaves the others alone and gets its own error; if the commit fails, or
+//!   SQLite rolls the whole transaction back, every operation that had succeeded in the
+//!   batch fails with it.
 //! - Operations run one after the other, each on the state the earlier ones left, all
 //!   under SQLite's write lock: a limit holds inside a batch exactly as between batches.
-//! - A caller that gave up (timed out) before its operation was claimed for a batch is
-//!   skipped: it was told its write failed, so the write must not happen.
+//! - A caller that gave up (timed out, or its request was cancelled) before its
+//!   operation was claimed for a batch is skipped: it was told its write failed, or
+//!   nobody would learn of it, so the write must not happen.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -95,7 +97,7 @@ impl Failure {
 
 /// One queued write, whatever its result type.
 pub(crate) trait Pending: Send {
-    /// The batch side of [`Claim::claim`].
+    /// Takes the operation for a batch; false if its caller is gone or gave up.
     fn claim(&self) -> bool;
     /// Runs the operation in a savepoint of the open transaction.
     fn run(&mut self, conn: &mut Connection);
@@ -128,7 +130,9 @@ where
     F: FnOnce(&Connection) -> Result<T, OpError> + Send,
 {
     fn claim(&self) -> bool {
-        self.claim.claim()
+        // A caller whose request was cancelled while queued has dropped its receiver:
+        // nobody would learn of the write, so it does not happen.
+        !self.reply.is_closed() && self.claim.claim()
     }
 
     fn run(&mut self, conn: &mut Connection) {
@@ -142,9 +146,12 @@ where
     }
 
     fn answer(self: Box<Self>, failure: Option<&Failure>) {
-        let result = match (failure, self.result) {
-            (None, Some(result)) => result,
-            (Some(failure), _) => Err(failure.to_lease_error()),
+        let result = match (self.result, failure) {
+            // A refusal or error of its own stands whatever became of the batch: the
+            // operation changed nothing.
+            (Some(Err(own)), _) => Err(own),
+            (Some(Ok(done)), None) => Ok(done),
+            (_, Some(failure)) => Err(failure.to_lease_error()),
             (None, None) => Err(LeaseError::backend(SqliteStoreError::WriteDropped)),
         };
         // The caller may have stopped waiting (its request was cancelled); nothing to do.
@@ -164,8 +171,7 @@ where
 }
 
 /// Runs `jobs` (already claimed) in one transaction on `conn` and answers each.
-pub(crate) fn run_batch(conn: &mut Connection, jobs: Vec<Box<dyn Pending>>) {
-    let mut jobs = jobs;
+pub(crate) fn run_batch(conn: &mut Connection, mut jobs: Vec<Box<dyn Pending>>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         return answer_all(jobs, Some(&Failure::sql(e)));
     }

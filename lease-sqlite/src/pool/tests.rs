@@ -232,6 +232,29 @@ async fn a_write_whose_caller_gave_up_never_runs() {
     assert_eq!(rows(&pool).await, vec![8]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_request_was_cancelled_while_queued_never_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pool = pool(dir.path(), true);
+    let gate = pool
+        .inner
+        .write_gate
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("gate");
+    let cancelled = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.write(insert(5)).await })
+    };
+    queued(&pool, 1).await;
+    cancelled.abort();
+    assert!(cancelled.await.expect_err("aborted").is_cancelled());
+    drop(gate);
+    pool.write(insert(6)).await.expect("next write");
+    assert_eq!(rows(&pool).await, vec![6]);
+}
+
 #[tokio::test]
 async fn when_sqlite_ends_the_transaction_no_write_of_the_batch_is_acknowledged() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -243,8 +266,12 @@ async fn when_sqlite_ends_the_transaction_no_write_of_the_batch_is_acknowledged(
         let op = move |conn: &Connection| -> Result<(), OpError> {
             insert(x)(conn)?;
             if x == 2 {
-                // What SQLite does on an I/O error or a full disk.
+                // What SQLite does on a full disk: ends the transaction, and says so.
                 conn.execute_batch("ROLLBACK TO SAVEPOINT _rusqlite_sp; ROLLBACK")?;
+                return Err(OpError::Sql(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                    None,
+                )));
             }
             Ok(())
         };
@@ -258,18 +285,26 @@ async fn when_sqlite_ends_the_transaction_no_write_of_the_batch_is_acknowledged(
     batch::run_batch(&mut conn, jobs);
     assert!(conn.is_autocommit());
     pool.inner.put_back(conn);
-    for answer in receivers {
+    for (x, answer) in (1..).zip(receivers) {
         let err = answer
             .await
             .expect("answered")
             .expect_err("not acknowledged");
-        assert!(
-            matches!(
-                SqliteStoreError::from_lease_error(&err),
-                Some(SqliteStoreError::RolledBack)
-            ),
-            "{err:?}"
-        );
+        if x == 2 {
+            // The write that failed gets its own error.
+            assert!(
+                matches!(&err, LeaseError::Backend(_)) && format!("{err:?}").contains("DiskFull"),
+                "{err:?}"
+            );
+        } else {
+            assert!(
+                matches!(
+                    SqliteStoreError::from_lease_error(&err),
+                    Some(SqliteStoreError::RolledBack)
+                ),
+                "{err:?}"
+            );
+        }
     }
     assert_eq!(rows(&pool).await, Vec::<i64>::new());
 }
