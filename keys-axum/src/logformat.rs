@@ -53,9 +53,7 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        if meta.target() != AUDIT_TARGET
-            || writer.has_ansi_escapes()
-            || ctx.lookup_current().is_some()
+        if meta.target() != AUDIT_TARGET || writer.has_ansi_escapes() || ctx.event_scope().is_some()
         {
             return self.generic.format_event(ctx, writer, event);
         }
@@ -263,6 +261,8 @@ mod tests {
         }
         // Not audit events: the generic formatter writes these.
         tracing::info!(addr = "127.0.0.1:1", "listening");
+        let parent = tracing::info_span!("explicit", id = 2);
+        tracing::info!(target: AUDIT_TARGET, parent: &parent, viewer = "with-parent", "key issued");
         let span = tracing::info_span!("request", id = 1);
         let _entered = span.enter();
         tracing::info!(target: AUDIT_TARGET, viewer = "in-span", "key issued");
@@ -296,7 +296,7 @@ mod tests {
             assert_eq!(fast, generic);
         }
         assert_eq!(fast, generic);
-        assert!(fast.lines().count() >= 13 * 4 + 2);
+        assert!(fast.lines().count() >= 13 * 4 + 3);
         // Field values are escaped: a viewer id cannot start a line or a field.
         assert!(fast.contains(r#" viewer="new\nline" "#), "{fast}");
         assert!(fast.contains(r#" viewer="esc\u{1b}[31mred" "#), "{fast}");
