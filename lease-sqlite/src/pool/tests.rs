@@ -52,6 +52,16 @@ async fn rows(pool: &Pool) -> Vec<i64> {
     .expect("read rows")
 }
 
+/// Takes the store's write gate, so that writes queue until it is dropped.
+async fn hold_write_gate(pool: &Pool) -> OwnedSemaphorePermit {
+    pool.inner
+        .write_gate
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("gate")
+}
+
 /// Waits until `n` writes are queued (the test holds the write gate meanwhile).
 async fn queued(pool: &Pool, n: usize) {
     while pool.inner.lock_queue().len() < n {
@@ -157,13 +167,7 @@ async fn writes_on_a_multi_thread_runtime_run_in_place() {
 async fn queued_writes_commit_together_in_order_and_a_failed_one_alone_rolls_back() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pool = pool(dir.path(), true);
-    let gate = pool
-        .inner
-        .write_gate
-        .clone()
-        .acquire_owned()
-        .await
-        .expect("gate");
+    let gate = hold_write_gate(&pool).await;
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for x in 1..=3_i64 {
@@ -209,13 +213,7 @@ async fn queued_writes_commit_together_in_order_and_a_failed_one_alone_rolls_bac
 async fn a_write_whose_caller_gave_up_never_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pool = pool_with(dir.path(), true, Duration::from_millis(50));
-    let gate = pool
-        .inner
-        .write_gate
-        .clone()
-        .acquire_owned()
-        .await
-        .expect("gate");
+    let gate = hold_write_gate(&pool).await;
     let err = pool.write(insert(7)).await.expect_err("times out");
     assert!(
         matches!(
@@ -236,13 +234,7 @@ async fn a_write_whose_caller_gave_up_never_runs() {
 async fn a_write_whose_request_was_cancelled_while_queued_never_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pool = pool(dir.path(), true);
-    let gate = pool
-        .inner
-        .write_gate
-        .clone()
-        .acquire_owned()
-        .await
-        .expect("gate");
+    let gate = hold_write_gate(&pool).await;
     let cancelled = {
         let pool = pool.clone();
         tokio::spawn(async move { pool.write(insert(5)).await })
