@@ -25,10 +25,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use blindcast_keys_core::lease::LeaseError;
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::error::{OpError, SqliteStoreError};
+use crate::error::{OpError, SqliteStoreError, is_busy};
 
 /// Most operations one transaction carries, so one batch holds the write lock briefly.
 pub(crate) const MAX_BATCH: usize = 64;
@@ -78,12 +78,7 @@ impl Failure {
     fn to_lease_error(&self) -> LeaseError {
         match self {
             // Busy or locked after the busy timeout: try again later, as for one write.
-            Self::Transaction(e)
-                if matches!(
-                    e.sqlite_error_code(),
-                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-                ) =>
-            {
+            Self::Transaction(e) if is_busy(e) => {
                 LeaseError::unavailable(SqliteStoreError::Transaction(e.clone()))
             }
             Self::Transaction(e) => LeaseError::backend(SqliteStoreError::Transaction(e.clone())),

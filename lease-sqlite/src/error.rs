@@ -133,10 +133,19 @@ impl From<OpError> for LeaseError {
     }
 }
 
+/// SQLite's "busy" or "locked": another connection holds the lock it needs.
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
 /// Busy or locked after the busy timeout means "try again later", not a broken store.
 pub(crate) fn sql_to_lease(e: rusqlite::Error) -> LeaseError {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => LeaseError::unavailable(e),
-        _ => LeaseError::backend(e),
+    if is_busy(&e) {
+        LeaseError::unavailable(e)
+    } else {
+        LeaseError::backend(e)
     }
 }

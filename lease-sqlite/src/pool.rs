@@ -34,12 +34,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use blindcast_keys_core::lease::LeaseError;
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, OpenFlags};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::batch::{self, Claim, Failure, Job, MAX_BATCH, Pending};
-use crate::error::{OpError, SqliteStoreError, sql_to_lease};
+use crate::error::{OpError, SqliteStoreError, is_busy, sql_to_lease};
 use crate::options::Synchronous;
 
 /// Per-connection settings (the journal mode lives in the file and is set once at open).
@@ -279,29 +279,19 @@ impl Inner {
             return None; // dropping the connection; the blocking path opens another
         }
         let result = catch_unwind(AssertUnwindSafe(|| op(&mut conn)));
-        // A connection whose busy timeout cannot be restored is dropped, not pooled.
-        let restored = conn.busy_timeout(self.settings.busy_timeout).is_ok();
-        match result {
-            Err(_) => Some(Err(LeaseError::backend(
+        // A connection that panicked, or whose busy timeout cannot be restored, is
+        // dropped, not pooled.
+        let Ok(result) = result else {
+            return Some(Err(LeaseError::backend(
                 SqliteStoreError::OperationPanicked,
-            ))),
-            Ok(Err(OpError::Sql(e)))
-                if matches!(
-                    e.sqlite_error_code(),
-                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-                ) =>
-            {
-                if restored {
-                    self.put_back(conn);
-                }
-                None
-            }
-            Ok(result) => {
-                if restored {
-                    self.put_back(conn);
-                }
-                Some(result.map_err(LeaseError::from))
-            }
+            )));
+        };
+        if conn.busy_timeout(self.settings.busy_timeout).is_ok() {
+            self.put_back(conn);
+        }
+        match result {
+            Err(OpError::Sql(e)) if is_busy(&e) => None,
+            result => Some(result.map_err(LeaseError::from)),
         }
     }
 

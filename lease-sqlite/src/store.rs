@@ -10,9 +10,8 @@ use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{
     Clock, CreateLease, Lease, LeaseError, LeaseId, LeaseStore, ViewerId, validate_ttl,
 };
-use rusqlite::ErrorCode;
 
-use crate::error::SqliteStoreError;
+use crate::error::{SqliteStoreError, is_busy};
 use crate::options::SqliteOptions;
 use crate::pool::{ConnSettings, Pool, connect};
 use crate::queries::{self, PURGE_BATCH};
@@ -115,10 +114,7 @@ fn open_first(path: &Path, settings: ConnSettings) -> Result<rusqlite::Connectio
 }
 
 fn open_error(path: &Path, source: rusqlite::Error) -> LeaseError {
-    let busy = matches!(
-        source.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-    );
+    let busy = is_busy(&source);
     let error = SqliteStoreError::Open {
         path: PathBuf::from(path),
         source,
