@@ -26,6 +26,14 @@ impl Harness for Memory {
     async fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
+
+    async fn history_stores(&self, clients: usize) -> Vec<Arc<dyn LeaseStore>> {
+        // A fresh store on the system clock; clones share its state.
+        let store = MemoryLeaseStore::new();
+        (0..clients)
+            .map(|_| Arc::new(store.clone()) as Arc<dyn LeaseStore>)
+            .collect()
+    }
 }
 
 async fn memory() -> Memory {

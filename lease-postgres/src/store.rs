@@ -90,8 +90,16 @@ impl Sql {
                         idem.renewals, ins.id, ins.created_at, ins.expires_at
                  FROM active LEFT JOIN idem ON true LEFT JOIN ins ON true"
             ),
+            // Takes the viewer's advisory lock (as `create` does) before reading the
+            // clock, so a renew and a create of one viewer never overlap: a renew that read
+            // the clock before expiry commits before any create that counts this viewer's
+            // leases can start, and one that reads it after finds the lease expired.
+            // Without it, a renew delayed on the row lock revived a lease that a create
+            // had already counted as expired (two usable leases for a limit of one).
             renew: format!(
-                "WITH t AS MATERIALIZED (SELECT {NOW} AS now),
+                "WITH lock AS MATERIALIZED (
+                     SELECT pg_advisory_xact_lock(hashtext($5), hashtext($3))),
+                 t AS MATERIALIZED (SELECT {NOW} AS now FROM lock),
                  upd AS (
                      UPDATE {p}leases l
                      SET expires_at = greatest(l.expires_at,
@@ -331,6 +339,7 @@ impl PostgresLeaseStore {
                     (&lease_id.as_str(), Type::TEXT),
                     (&viewer.as_str(), Type::TEXT),
                     (&micros(ttl), Type::INT8),
+                    (&self.inner.lock_name, Type::TEXT),
                 ],
             )
             .await?;

@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{
-    Clock, CreateLease, Lease, LeaseError, LeaseId, LeaseStore, ViewerId, validate_ttl,
+    Clock, CreateLease, Lease, LeaseError, LeaseId, LeaseStore, MonotonicClock, ViewerId,
+    validate_ttl,
 };
 
 use crate::error::{SqliteStoreError, is_busy};
@@ -87,7 +88,9 @@ impl SqliteLeaseStore {
                 options.pool_timeout,
                 first,
             ),
-            clock: options.clock,
+            // A backwards step of the system clock stops this process's time instead of
+            // reviving leases it has seen expire (see the crate docs for other processes).
+            clock: Arc::new(MonotonicClock::new(options.clock)),
         })
     }
 }

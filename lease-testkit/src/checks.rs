@@ -344,3 +344,38 @@ pub async fn race_across_sibling_stores_holds_limit(h: &impl Harness) {
         );
     }
 }
+
+/// Histories per store in [`random_histories_keep_the_contract`].
+pub const HISTORIES: usize = 8;
+
+/// Random concurrent histories over [`Harness::history_stores`], with the harness's
+/// faults, hold the whole contract ([`crate::history`]); prints what they exercised.
+pub async fn random_histories_keep_the_contract(h: &impl Harness) {
+    let config = crate::history::HistoryConfig::default();
+    let seed = config.seed;
+    let totals = crate::history::run_and_check_histories(h, HISTORIES, config).await;
+    eprintln!(
+        "history check (seed {seed}): 0 violations in {} histories x {} operations \
+         ({} leases, at the limit {} times, {} indeterminate), {} injected lock holds, \
+         {} killed connections",
+        totals.histories,
+        totals.operations / totals.histories.max(1),
+        totals.leases,
+        totals.at_limit,
+        totals.indeterminate,
+        totals.lock_holds,
+        totals.killed_connections,
+    );
+    assert_eq!(totals.histories, HISTORIES);
+    // A history that never pressed on the limit proves nothing about it.
+    assert!(
+        totals.at_limit >= HISTORIES,
+        "the histories reached the limit only {} times",
+        totals.at_limit
+    );
+    assert!(
+        totals.leases >= 10 * HISTORIES,
+        "only {} leases",
+        totals.leases
+    );
+}

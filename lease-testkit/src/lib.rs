@@ -2,7 +2,10 @@
 //! unchanged, so the memory, SQLite and PostgreSQL stores cannot drift apart.
 //!
 //! A backend implements [`Harness`] and invokes [`lease_store_conformance!`] in one of its
-//! integration tests; the macro expands to one `#[tokio::test]` per check.
+//! integration tests; the macro expands to one `#[tokio::test]` per check. One of them,
+//! `random_histories_keep_the_contract`, runs randomized concurrent histories against
+//! several clients of the store (with the faults the harness injects) and checks them
+//! against the trait's contract: see [`history`].
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -17,6 +20,10 @@
 //!     fn store(&self) -> Arc<dyn LeaseStore> { self.0.clone() }
 //!     async fn sibling(&self) -> Arc<dyn LeaseStore> { self.0.clone() }
 //!     async fn advance(&self, by: Duration) { self.1.advance(by) }
+//!     async fn history_stores(&self, _clients: usize) -> Vec<Arc<dyn LeaseStore>> {
+//!         // One fresh store on the real clock; its clones share its state.
+//!         vec![Arc::new(MemoryLeaseStore::new())]
+//!     }
 //! }
 //!
 //! async fn harness() -> Memory {
@@ -32,6 +39,7 @@
 mod checks;
 mod down;
 mod env;
+pub mod history;
 
 pub use checks::*;
 pub use down::DownLeaseStore;
@@ -56,6 +64,19 @@ pub trait Harness: Send + Sync + std::fmt::Debug + 'static {
     /// Moves the store's clock forward by at least `by`: a manual clock where the backend
     /// allows it, otherwise a sleep.
     async fn advance(&self, by: Duration);
+
+    /// `clients` independently built clients (own connections or pools where the backend
+    /// has them) of one fresh, empty state whose leases expire on this machine's real
+    /// clock, for the randomized history check ([`history`]). Called once per history.
+    async fn history_stores(&self, clients: usize) -> Vec<Arc<dyn LeaseStore>>;
+
+    /// Faults to inject while a history runs on the stores last returned by
+    /// [`history_stores`](Self::history_stores), until `stop` fires: held locks, killed
+    /// connections, whatever the backend can suffer. The default injects none.
+    async fn inject_faults(&self, stop: history::Stop) -> history::Faults {
+        drop(stop);
+        history::Faults::default()
+    }
 }
 
 /// Expands to one `#[tokio::test]` per conformance check. `$make` is an expression of
@@ -78,6 +99,7 @@ macro_rules! lease_store_conformance {
             invalid_requests_change_nothing,
             race_holds_limit_exactly,
             race_across_sibling_stores_holds_limit,
+            random_histories_keep_the_contract,
         );
     };
     (@tests $make:expr; $($check:ident),+ $(,)?) => {

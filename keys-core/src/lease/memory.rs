@@ -5,14 +5,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use super::{
-    Clock, CreateLease, Lease, LeaseError, LeaseId, LeaseStore, SystemClock, ViewerId, validate_ttl,
+    Clock, CreateLease, Lease, LeaseError, LeaseId, LeaseStore, MonotonicClock, SystemClock,
+    ViewerId, validate_ttl,
 };
 use crate::ContentId;
 
 /// Leases held in this process's memory, behind one mutex.
 ///
 /// For tests and single-process servers: leases vanish with the process and are not
-/// shared between instances. Expiry follows the [`Clock`] given at construction.
+/// shared between instances. Expiry follows the [`Clock`] given at construction, read
+/// through a [`MonotonicClock`] (a backwards step of the clock stops time instead of
+/// reviving expired leases) and only while the store's lock is held, so the order of
+/// the times operations see is the order in which they take effect.
 #[derive(Debug, Clone)]
 pub struct MemoryLeaseStore {
     inner: Arc<Mutex<State>>,
@@ -39,7 +43,7 @@ impl MemoryLeaseStore {
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         Self {
             inner: Arc::default(),
-            clock,
+            clock: Arc::new(MonotonicClock::new(clock)),
         }
     }
 
@@ -89,8 +93,11 @@ impl State {
 impl LeaseStore for MemoryLeaseStore {
     async fn create(&self, request: CreateLease) -> Result<Lease, LeaseError> {
         request.validate()?;
-        let now = self.clock.now();
         let mut state = self.state();
+        // Read under the lock: a time read before it could be older than the time of an
+        // operation that takes effect first (a renew deciding "unexpired" after a create
+        // counted the same lease as expired).
+        let now = self.clock.now();
         let idem = request
             .idempotency_key
             .as_ref()
@@ -140,8 +147,8 @@ impl LeaseStore for MemoryLeaseStore {
         ttl: Duration,
     ) -> Result<Lease, LeaseError> {
         validate_ttl(ttl)?;
-        let now = self.clock.now();
         let mut state = self.state();
+        let now = self.clock.now();
         let lease = state.owned_mut(lease_id, viewer)?;
         if lease.is_expired_at(now) {
             return Err(LeaseError::Expired);
@@ -157,8 +164,8 @@ impl LeaseStore for MemoryLeaseStore {
         viewer: &ViewerId,
         content: &ContentId,
     ) -> Result<Lease, LeaseError> {
-        let now = self.clock.now();
         let mut state = self.state();
+        let now = self.clock.now();
         let lease = state.owned_mut(lease_id, viewer)?;
         if lease.is_expired_at(now) {
             return Err(LeaseError::Expired);
@@ -180,8 +187,8 @@ impl LeaseStore for MemoryLeaseStore {
     async fn purge_expired(&self) -> Result<u64, LeaseError> {
         let mut purged = 0u64;
         loop {
-            let now = self.clock.now();
             let mut state = self.state();
+            let now = self.clock.now();
             let expired: Vec<LeaseId> = state
                 .leases
                 .values()

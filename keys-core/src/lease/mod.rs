@@ -13,7 +13,7 @@ mod error;
 mod memory;
 mod types;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, MonotonicClock, SystemClock};
 pub use error::{BoxError, LeaseError};
 pub use memory::MemoryLeaseStore;
 pub use types::{
