@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{
-    CreateLease, IdempotencyKey, Lease, LeaseError, LeaseId, LeaseStore, ViewerId,
+    CreateLease, IdempotencyKey, Lease, LeaseError, LeaseId, LeaseStore, ManualClock, ViewerId,
 };
 
 use crate::Harness;
@@ -377,5 +377,45 @@ pub async fn random_histories_keep_the_contract(h: &impl Harness) {
         totals.leases >= 10 * HISTORIES,
         "only {} leases",
         totals.leases
+    );
+}
+
+/// After the store's clock steps back past a lease's expiry, that lease (whose slot
+/// another lease took) stays expired, the other lease keeps its expiry, and new leases
+/// are stamped no earlier than before the step. For stores on a [`ManualClock`] that they
+/// read through [`blindcast_keys_core::lease::MonotonicClock`].
+pub async fn backwards_clock_step_never_revives(store: &dyn LeaseStore, clock: &ManualClock) {
+    let ttl = Duration::from_secs(10);
+    let old = create(store, "stepper", "a", ttl, 1).await;
+    clock.advance(ttl + Duration::from_secs(1));
+    let new = create(store, "stepper", "b", ttl, 1).await;
+    // Back to 4 s before the old lease's expiry: without a monotonic store clock it would
+    // be usable again beside the new one.
+    clock.step_back(Duration::from_secs(5));
+    assert!(
+        matches!(
+            store
+                .check(&old.id, &viewer("stepper"), &content("a"))
+                .await,
+            Err(LeaseError::Expired)
+        ),
+        "a backwards clock step revived an expired lease"
+    );
+    assert!(matches!(
+        store.renew(&old.id, &viewer("stepper"), ttl).await,
+        Err(LeaseError::Expired)
+    ));
+    store
+        .check(&new.id, &viewer("stepper"), &content("b"))
+        .await
+        .expect("the new lease is still usable");
+    match store.create(request("stepper", "c", ttl, 1)).await {
+        Err(LeaseError::LimitReached { active: 1, max: 1 }) => {}
+        other => panic!("the limit after a clock step: {other:?}"),
+    }
+    let other = create(store, "stepper-2", "c", ttl, 1).await;
+    assert!(
+        other.created_at >= new.created_at,
+        "a lease created after the step is stamped before one created before it"
     );
 }

@@ -40,10 +40,12 @@ mod checks;
 mod down;
 mod env;
 pub mod history;
+mod race;
 
 pub use checks::*;
 pub use down::DownLeaseStore;
 pub use env::{DATABASE_URL_VARS, postgres_url, unique_name};
+pub use race::{RaceOutcome, renew_delayed_past_expiry_keeps_the_limit};
 
 use std::sync::Arc;
 use std::time::Duration;
