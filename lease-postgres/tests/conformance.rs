@@ -59,6 +59,13 @@ impl Harness for Postgres {
             .expect("a history prefix");
         faults(prefix, stop).await
     }
+
+    fn min_faults(&self, histories: usize) -> Faults {
+        Faults {
+            lock_holds: u64::try_from(histories).unwrap_or(u64::MAX),
+            killed_connections: 1,
+        }
+    }
 }
 
 /// Until `stop`: holds a random lease row (`FOR UPDATE`) or a viewer's advisory lock for

@@ -117,6 +117,13 @@ impl Harness for Sqlite {
             killed_connections: 0,
         }
     }
+
+    fn min_faults(&self, histories: usize) -> Faults {
+        Faults {
+            lock_holds: u64::try_from(histories).unwrap_or(u64::MAX),
+            killed_connections: 0,
+        }
+    }
 }
 
 /// Python: takes the write lock (`BEGIN IMMEDIATE`) for 1-30 ms every 5-40 ms until a line

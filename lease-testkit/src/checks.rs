@@ -378,6 +378,11 @@ pub async fn random_histories_keep_the_contract(h: &impl Harness) {
         "only {} leases",
         totals.leases
     );
+    let min = h.min_faults(HISTORIES);
+    assert!(
+        totals.lock_holds >= min.lock_holds && totals.killed_connections >= min.killed_connections,
+        "the fault injector did less than it must: {totals:?}, at least {min:?}"
+    );
 }
 
 /// After the store's clock steps back past a lease's expiry, that lease (whose slot

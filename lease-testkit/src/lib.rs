@@ -79,6 +79,13 @@ pub trait Harness: Send + Sync + std::fmt::Debug + 'static {
         drop(stop);
         history::Faults::default()
     }
+
+    /// The least the injected faults must add up to over `histories` histories, so a
+    /// fault injector that silently stopped working fails the check. Default: nothing.
+    fn min_faults(&self, histories: usize) -> history::Faults {
+        let _ = histories;
+        history::Faults::default()
+    }
 }
 
 /// Expands to one `#[tokio::test]` per conformance check. `$make` is an expression of

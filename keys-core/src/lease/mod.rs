@@ -46,12 +46,23 @@ use crate::ContentId;
 /// - [`purge_expired`](Self::purge_expired) deletes expired leases in bounded batches.
 ///   Correctness never depends on it: every operation compares with the clock itself.
 ///
+/// - The limit holds at every instant, not only at each create: a renew that takes
+///   effect must not make a lease usable again after a create has counted it as expired.
+///   Read the clock only once the operation holds whatever orders it against the
+///   viewer's other operations (the store's lock, the write lock, the viewer's advisory
+///   lock), so the order of the times operations see is the order they take effect in.
+///
+/// `blindcast-lease-testkit` checks all of this on random concurrent histories
+/// (`history` module), for every store in this workspace and for yours.
+///
 /// # Which clock decides expiry
 /// Expiry is decided by the store's clock, never the caller's. [`MemoryLeaseStore`] and
 /// the SQLite store read a [`Clock`] given at construction ([`SystemClock`] unless a test
-/// supplies a [`ManualClock`]), i.e. the clock of the process that owns the store. The
-/// PostgreSQL store uses the database server's clock (`clock_timestamp()`), so server
-/// instances with skewed clocks still agree.
+/// supplies a [`ManualClock`]), i.e. the clock of the process that owns the store,
+/// through a [`MonotonicClock`]: a backwards step of the system clock makes their time
+/// stand still rather than revive expired leases. The PostgreSQL store uses the database
+/// server's clock (`clock_timestamp()`), so server instances with skewed clocks still
+/// agree.
 #[async_trait::async_trait]
 pub trait LeaseStore: Send + Sync + std::fmt::Debug + 'static {
     /// Creates a lease if the viewer is under its limit.
