@@ -65,7 +65,7 @@ enum Keys {
 /// - The viewer is the `sub` (at most 255 bytes) when exactly one issuer is configured;
 ///   otherwise (several issuers, or none checked) it is the (`iss`, `sub`) pair of
 ///   [`ViewerId::from_issuer_subject`], so the same `sub` from two issuers is two
-///   viewers. Going between one and several issuers changes every viewer id.
+///   viewers. Going between one issuer and several or none changes every viewer id.
 /// - The `jku`, `x5u`, `x5c` and `jwk` header fields are ignored: keys only ever come from
 ///   the configuration.
 /// - An unknown `kid` refetches a JWKS URL at most once per cooldown (30 s by default),
@@ -374,8 +374,9 @@ impl JwtAuthenticator {
 /// issuer, distinct subjects are distinct ids; otherwise every id is the JSON array of
 /// [`ViewerId::from_issuer_subject`], which parses back to exactly one pair. A bare `sub`
 /// and a pair never meet, since one authenticator uses one mode. (Changing `JWT_ISSUER`
-/// between one and several issuers changes every id: leases in flight are then not
-/// found and viewers create new ones.)
+/// between one issuer and several or none changes every id: leases in flight are then
+/// not found and viewers create new ones. Only a `sub` that is itself such an array
+/// could meet a pair across the change, until its old leases expire.)
 fn principal_from(
     claims: Map<String, Value>,
     viewers: ViewerIds,
