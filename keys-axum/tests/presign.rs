@@ -432,7 +432,8 @@ async fn answers_list_signed_urls_and_the_audit_log_never_holds_them() {
     let fields = &events[0]["fields"];
     assert_eq!(fields["operation"], "presign");
     assert_eq!(fields["outcome"], "presigned");
-    assert_eq!(fields["publisher"], "publisher-1");
+    // No issuer is checked: the publisher's id is the (iss, sub) pair.
+    assert_eq!(fields["publisher"], r#"[null,"publisher-1"]"#);
     assert_eq!(fields["content"], "movie-1");
     assert_eq!(fields["files"], 3);
     assert_eq!(fields["puts"], 2);
@@ -440,7 +441,7 @@ async fn answers_list_signed_urls_and_the_audit_log_never_holds_them() {
     let fields = &events[1]["fields"];
     assert_eq!(fields["outcome"], "refused");
     assert_eq!(fields["reason"], "forbidden");
-    assert_eq!(fields["publisher"], "viewer-9");
+    assert_eq!(fields["publisher"], r#"[null,"viewer-9"]"#);
     for secret in [
         SECRET_KEY,
         "SESSION-TOKEN-VALUE-9k2",

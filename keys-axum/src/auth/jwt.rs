@@ -62,6 +62,10 @@ enum Keys {
 ///   symmetric algorithm with a public key (key confusion).
 /// - `exp` and `sub` are required, `nbf` is honoured, `iss` and `aud` are checked when
 ///   configured, with a small leeway (30 s by default).
+/// - The viewer is the `sub` (at most 255 bytes) when exactly one issuer is configured;
+///   otherwise (several issuers, or none checked) it is the (`iss`, `sub`) pair of
+///   [`ViewerId::from_issuer_subject`], so the same `sub` from two issuers is two
+///   viewers. Going between one issuer and several or none changes every viewer id.
 /// - The `jku`, `x5u`, `x5c` and `jwk` header fields are ignored: keys only ever come from
 ///   the configuration.
 /// - An unknown `kid` refetches a JWKS URL at most once per cooldown (30 s by default),
@@ -83,6 +87,30 @@ pub struct JwtAuthenticator {
     keys: Keys,
     cookie: Option<String>,
     cache: Option<VerifiedCache>,
+    viewers: ViewerIds,
+}
+
+/// How a verified token names its viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ViewerIds {
+    /// Exactly one issuer is accepted, so every token carries that `iss`: the `sub` alone
+    /// is unique, and keeps the ids (and leases) of deployments from before pairs.
+    Subject,
+    /// No issuer check, or several issuers: the same `sub` may name two people, so the
+    /// viewer is the (`iss`, `sub`) pair.
+    IssuerSubject,
+}
+
+impl ViewerIds {
+    fn for_issuers(issuers: &[String]) -> Self {
+        let distinct: std::collections::BTreeSet<&str> =
+            issuers.iter().map(String::as_str).collect();
+        if distinct.len() == 1 {
+            Self::Subject
+        } else {
+            Self::IssuerSubject
+        }
+    }
 }
 
 /// Builds a [`JwtAuthenticator`].
@@ -205,6 +233,7 @@ impl JwtBuilder {
     /// # Errors
     /// When no or several key sources are given, or a key is unusable.
     pub fn build(self) -> Result<JwtAuthenticator, JwtConfigError> {
+        let viewers = ViewerIds::for_issuers(&self.issuer);
         let template = ValidationTemplate {
             issuer: self.issuer,
             audience: self.audience,
@@ -246,6 +275,7 @@ impl JwtBuilder {
             keys,
             cookie: self.cookie,
             cache: (capacity > 0 && !ttl.is_zero()).then(|| VerifiedCache::new(capacity, ttl)),
+            viewers,
         })
     }
 }
@@ -320,7 +350,7 @@ impl JwtAuthenticator {
         for key in set.candidates(kid, header.alg) {
             match decode::<Map<String, Value>>(token, &key.key, &key.validation) {
                 Ok(data) => {
-                    let principal = principal_from(data.claims)?;
+                    let principal = principal_from(data.claims, self.viewers)?;
                     if let (Some(cache), Some(hash)) = (&self.cache, hash) {
                         cache.insert(hash, &principal);
                     }
@@ -340,12 +370,37 @@ impl JwtAuthenticator {
     }
 }
 
-fn principal_from(claims: Map<String, Value>) -> Result<Principal, AuthRejection> {
-    let viewer = claims
+/// The principal of verified claims. Each mode is injective on its own: with one
+/// issuer, distinct subjects are distinct ids; otherwise every id is the JSON array of
+/// [`ViewerId::from_issuer_subject`], which parses back to exactly one pair. A bare `sub`
+/// and a pair never meet, since one authenticator uses one mode. (Changing `JWT_ISSUER`
+/// between one issuer and several or none changes every id: leases in flight are then
+/// not found and viewers create new ones. Only a `sub` that is itself such an array
+/// could meet a pair across the change, until its old leases expire.)
+fn principal_from(
+    claims: Map<String, Value>,
+    viewers: ViewerIds,
+) -> Result<Principal, AuthRejection> {
+    let invalid_sub = || AuthRejection::invalid("token subject is not a valid viewer id");
+    let sub = claims
         .get("sub")
         .and_then(Value::as_str)
-        .and_then(|s| ViewerId::new(s).ok())
-        .ok_or_else(|| AuthRejection::invalid("token subject is not a valid viewer id"))?;
+        .ok_or_else(invalid_sub)?;
+    let viewer = match viewers {
+        ViewerIds::Subject => ViewerId::from_subject(sub).map_err(|_| invalid_sub())?,
+        ViewerIds::IssuerSubject => {
+            ViewerId::from_subject(sub).map_err(|_| invalid_sub())?;
+            let iss = match claims.get("iss") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(iss)) => Some(iss.as_str()),
+                // Unchecked issuers may be anything; only a string names one.
+                Some(_) => return Err(AuthRejection::invalid("token issuer is not a string")),
+            };
+            ViewerId::from_issuer_subject(iss, sub).map_err(|_| {
+                AuthRejection::invalid("token issuer is too long or holds control characters")
+            })?
+        }
+    };
     Ok(Principal::with_claims(viewer, claims))
 }
 
@@ -408,7 +463,7 @@ pub fn mint_hs256(
     if secret.len() < MIN_HS256_SECRET_LEN {
         return Err(MintError::SecretTooShort);
     }
-    ViewerId::new(sub).map_err(|_| MintError::InvalidSubject)?;
+    ViewerId::from_subject(sub).map_err(|_| MintError::InvalidSubject)?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

@@ -22,8 +22,10 @@ pub use token::{MAX_TOKEN_LEN, TokenSource, extract_token};
 /// The verified identity behind a request.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    /// The viewer: the verified `sub` of a token (or whatever a custom authenticator
-    /// decides). Leases are held per viewer.
+    /// The viewer. Leases (and their limit) are held per viewer, so two people must never
+    /// share one. [`JwtAuthenticator`] uses the token's `sub` when exactly one issuer is
+    /// accepted, and otherwise (several issuers, or none checked) the (`iss`, `sub`) pair
+    /// of [`ViewerId::from_issuer_subject`]. A custom [`Authenticator`] decides its own.
     pub viewer: ViewerId,
     /// Every verified claim, for entitlement checks. Shared, so cached principals are
     /// cheap to hand out.
@@ -123,7 +125,15 @@ impl AuthRejection {
 /// Decides who a request comes from, from its head alone (method, URI, headers).
 ///
 /// Object safe: the router holds an `Arc<dyn Authenticator>`. Implement it to plug in
-/// your own session cookies, API keys or token format:
+/// your own session cookies, API keys or token format.
+///
+/// The authenticator decides the viewer's identity, and the lease limit, key requests
+/// and releases all go by it: make [`Principal::viewer`] unique across every identity
+/// source it accepts. When it trusts more than one (two token issuers, sessions and API
+/// keys), the same user name from two sources must give two ids, for instance with
+/// [`ViewerId::from_issuer_subject`] or a prefix that no id of another source can
+/// carry. Changing how ids are formed orphans the leases in flight: viewers then
+/// create new ones, and the old ones expire.
 ///
 /// ```
 /// use blindcast_keys_axum::auth::{AuthRejection, Authenticator, Principal};
