@@ -12,8 +12,9 @@ use serde_json::{Map, Value};
 /// Authenticates a request from the claims that an API Gateway **JWT authorizer** (HTTP
 /// API) or **Cognito user pool authorizer** (REST API) verified and put in the request
 /// context. The viewer is the `sub` claim (or the claim set with
-/// [`viewer_claim`](Self::viewer_claim)); every claim is available to the entitlement
-/// check.
+/// [`viewer_claim`](Self::viewer_claim)), paired with `iss` when the claims carry one
+/// (`ViewerId::from_issuer_subject`), since one gateway may trust several issuers;
+/// every claim is available to the entitlement check.
 ///
 /// # Danger
 ///
@@ -67,11 +68,20 @@ impl Authenticator for GatewayAuthorizerAuthenticator {
             .ok_or_else(|| {
                 AuthRejection::missing("no verified claims from the API Gateway authorizer")
             })?;
-        let viewer = claims
+        let invalid = || AuthRejection::invalid("the verified claims name no valid viewer");
+        let subject = claims
             .get(&self.viewer_claim)
             .and_then(Value::as_str)
-            .and_then(|v| ViewerId::new(v).ok())
-            .ok_or_else(|| AuthRejection::invalid("the verified claims name no valid viewer"))?;
+            .ok_or_else(invalid)?;
+        // One gateway may trust several issuers (a Cognito authorizer with several user
+        // pools, routes with different JWT authorizers), and this side cannot tell how
+        // many: whenever the claims name their issuer, the viewer is the (iss, subject)
+        // pair, so the same subject from two issuers is two viewers.
+        let viewer = match claims.get("iss") {
+            Some(Value::String(iss)) => ViewerId::from_issuer_subject(Some(iss), subject),
+            _ => ViewerId::from_subject(subject),
+        }
+        .map_err(|_| invalid())?;
         Ok(Principal::with_claims(viewer, claims))
     }
 }
