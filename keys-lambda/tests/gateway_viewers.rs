@@ -1,6 +1,7 @@
 //! Behind a gateway authorizer that trusts several issuers (a Cognito authorizer with
 //! two user pools), the same `sub` from two pools is two viewers: each has its own lease
 //! limit, and neither can fetch keys with the other's lease.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
