@@ -216,8 +216,7 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     // that is not UTF-8 is not JSON, wherever the bad bytes are.
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::InvalidBody("malformed JSON or missing field"))?;
-    serde_json::from_str(text)
-        .map_err(|_| ApiError::InvalidBody("malformed JSON or missing field"))
+    serde_json::from_str(text).map_err(|_| ApiError::InvalidBody("malformed JSON or missing field"))
 }
 
 fn lease_response(status: StatusCode, lease: &Lease, ttl: Duration) -> Response {

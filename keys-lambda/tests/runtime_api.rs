@@ -340,7 +340,11 @@ async fn cold_start_is_measured() {
         median < Duration::from_secs(2),
         "median cold start {median:?}"
     );
-    assert!(times[9] < Duration::from_secs(10), "slowest cold start {:?}", times[9]);
+    assert!(
+        times[9] < Duration::from_secs(10),
+        "slowest cold start {:?}",
+        times[9]
+    );
 }
 
 /// Leases on Lambda with PostgreSQL: create a lease through an HTTP API event, then fetch

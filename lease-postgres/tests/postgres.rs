@@ -71,7 +71,9 @@ fn race_across_processes_holds_limit() {
     let watchdog = std::thread::spawn(move || {
         if finished.recv_timeout(Duration::from_secs(300)).is_err() {
             for pid in watched.lock().unwrap().iter() {
-                eprintln!("race_across_processes_holds_limit: no answer in 300 s, killing worker {pid}");
+                eprintln!(
+                    "race_across_processes_holds_limit: no answer in 300 s, killing worker {pid}"
+                );
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             }
         }
@@ -413,7 +415,10 @@ impl TlsCluster {
 
 impl Drop for TlsCluster {
     fn drop(&mut self) {
-        let _ = Command::new(Self::script()).arg("stop").arg(&self.dir).status();
+        let _ = Command::new(Self::script())
+            .arg("stop")
+            .arg(&self.dir)
+            .status();
     }
 }
 
@@ -425,7 +430,9 @@ async fn tls_modes() {
     let cluster = TlsCluster::start();
     let url = cluster.url.clone();
     let options = || common::options("tls");
-    let plain = PostgresLeaseStore::connect_with(&url, options()).await.unwrap();
+    let plain = PostgresLeaseStore::connect_with(&url, options())
+        .await
+        .unwrap();
     assert!(!uses_tls(&plain).await, "no sslmode means plain TCP");
     let client = plain.pool().get().await.unwrap();
     let ssl_on: String = client.query_one("SHOW ssl", &[]).await.unwrap().get(0);

@@ -13,7 +13,12 @@ type Cache = Mutex<HashMap<(String, String, String, Option<u64>), Vec<u8>>>;
 pub fn openssl_key(master_hex: &str, salt_hex: &str, content: &str, epoch: Option<u64>) -> Vec<u8> {
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Cache::default);
-    let id = (master_hex.to_owned(), salt_hex.to_owned(), content.to_owned(), epoch);
+    let id = (
+        master_hex.to_owned(),
+        salt_hex.to_owned(),
+        content.to_owned(),
+        epoch,
+    );
     if let Some(key) = cache.lock().unwrap().get(&id) {
         return key.clone();
     }
