@@ -4,6 +4,8 @@
 #   scripts/postgres.sh start DIR   create a cluster in DIR, start it on 127.0.0.1 (first
 #                                   free port from 55432 up), create database
 #                                   blindcast_test, print its URL (the only stdout line)
+#   scripts/postgres.sh start-tls DIR   the same, but fails unless TLS is on (openssl
+#                                   is needed): for the tests of the TLS modes
 #   scripts/postgres.sh stop DIR    stop the cluster fast and remove DIR
 #
 # Runs as root (the server runs as the `postgres` user via runuser: initdb refuses root)
@@ -13,7 +15,7 @@ set -euo pipefail
 
 die() { echo "postgres.sh: $*" >&2; exit 1; }
 
-usage() { die "usage: $0 start DIR | stop DIR"; }
+usage() { die "usage: $0 start DIR | start-tls DIR | stop DIR"; }
 
 find_bin() {
     local name=$1 dir
@@ -67,7 +69,7 @@ make_certs() {
 }
 
 start() {
-    local dir=$1 initdb pg_ctl psql port
+    local dir=$1 tls=${2:-optional} initdb pg_ctl psql port
     initdb=$(find_bin initdb) || die "PostgreSQL is not installed (apt-get install postgresql)"
     pg_ctl=$(dirname "$initdb")/pg_ctl
     [[ -x "$pg_ctl" ]] || die "PostgreSQL is not installed (apt-get install postgresql): no pg_ctl beside $initdb"
@@ -91,6 +93,9 @@ start() {
     } >>"$dir/data/postgresql.conf"
     if command -v openssl >/dev/null 2>&1 && make_certs "$dir/data" >"$dir/openssl.log" 2>&1; then
         echo "ssl = on" >>"$dir/data/postgresql.conf"
+    elif [[ $tls == required ]]; then
+        command -v openssl >/dev/null 2>&1 || die "TLS needs openssl (apt-get install openssl)"
+        die "could not make the test certificates: see $dir/openssl.log"
     fi
     for ((port = 55432; port < 55532; port++)); do
         port_free "$port" || continue
@@ -121,6 +126,7 @@ stop() {
 [[ $# -eq 2 ]] || usage
 case $1 in
     start) start "$2" ;;
+    start-tls) start "$2" required ;;
     stop) stop "$2" ;;
     *) usage ;;
 esac

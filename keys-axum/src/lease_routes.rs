@@ -212,8 +212,11 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::InvalidBody("malformed JSON or missing field"));
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|_| ApiError::InvalidBody("malformed JSON or missing field"))
+    // serde_json skips the strings of unknown fields without checking their UTF-8: a body
+    // that is not UTF-8 is not JSON, wherever the bad bytes are.
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| ApiError::InvalidBody("malformed JSON or missing field"))?;
+    serde_json::from_str(text).map_err(|_| ApiError::InvalidBody("malformed JSON or missing field"))
 }
 
 fn lease_response(status: StatusCode, lease: &Lease, ttl: Duration) -> Response {

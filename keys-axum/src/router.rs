@@ -1,6 +1,10 @@
 //! [`KeyServer`]: builds the axum [`Router`] of the key server.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -200,6 +204,8 @@ impl KeyServer {
                 request_timeout(limit, req, next)
             }));
         }
+        // Inside CORS, so the 500 still carries the CORS headers a browser needs to read it.
+        router = router.layer(middleware::from_fn(catch_panic));
         if let Some(cors) = &self.cors {
             router = router.layer(cors.layer()).layer(middleware::map_response(
                 crate::cors::strip_stray_credentials,
@@ -213,5 +219,35 @@ async fn request_timeout(limit: Duration, request: Request, next: Next) -> Respo
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::RequestTimeout.into_response(),
+    }
+}
+
+/// A panicking handler answers a logged 500 `internal` without detail, instead of a
+/// connection dropped without an answer (or a failed Lambda invocation).
+async fn catch_panic(request: Request, next: Next) -> Response {
+    match CatchUnwind(Box::pin(next.run(request))).await {
+        Ok(response) => response,
+        Err(_) => {
+            // The payload may quote request data: it is not logged (the panic hook has
+            // already reported where it happened).
+            tracing::error!("request handler panicked");
+            ApiError::Internal.into_response()
+        }
+    }
+}
+
+/// Polls the inner future inside `catch_unwind`.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
     }
 }

@@ -31,6 +31,10 @@ const VIEWER: &str = "viewer-1";
 /// the test tokens carry no `iss`.
 const AUDIT_VIEWER: &str = r#"[null,"viewer-1"]"#;
 
+/// One player at a time: ffmpeg and Chromium running together on a 2-core machine starve
+/// each other (and the servers they talk to) into timeouts.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 // ---------------------------------------------------------------------------------------
 // The key server binary (started by the shared helpers), its audit log and its leases.
 
@@ -149,6 +153,7 @@ fn headers(token: Option<&str>, lease: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg_decodes_single_and_rotating_key_playlists_frame_for_frame() {
+    let _serial = SERIAL.lock().await;
     require_ffmpeg();
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
@@ -211,12 +216,16 @@ async fn ffmpeg_decodes_single_and_rotating_key_playlists_frame_for_frame() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg_fails_at_the_key_request_without_a_valid_token_and_lease() {
+    let _serial = SERIAL.lock().await;
     require_ffmpeg();
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite:{}", dir.path().join("leases.db").display());
-    // The shortest lease lifetime the server accepts, so one lease can expire here.
-    let server = start(&[
+    // Two servers on one SQLite file: the players' server gives leases the default 120 s,
+    // so no case below can see its lease expire however slowly ffmpeg runs; the other
+    // gives the shortest lifetime the server accepts, for the lease that must expire.
+    let server = start(&[("LEASE_STORE", &store), ("MAX_LEASES_PER_VIEWER", "10")]);
+    let short = start(&[
         ("LEASE_STORE", &store),
         ("LEASE_TTL", "3s"),
         ("MAX_LEASES_PER_VIEWER", "10"),
@@ -228,8 +237,7 @@ async fn ffmpeg_fails_at_the_key_request_without_a_valid_token_and_lease() {
 
     let other_viewer = token("viewer-2");
     let token = token(VIEWER);
-    let expiring = create_lease(&server, &token, CONTENT).await;
-    let expires = Instant::now() + Duration::from_millis(3500);
+    let expiring = create_lease(&short, &token, CONTENT).await;
 
     // Control: the same request with a fresh lease plays, so each failure below is the
     // key server's refusal and nothing else.
@@ -280,7 +288,27 @@ async fn ffmpeg_fails_at_the_key_request_without_a_valid_token_and_lease() {
     for (case, sent, reason, status) in &cases {
         refused(&server, &playlist, case, sent, reason, *status).await;
     }
-    tokio::time::sleep_until(expires.into()).await;
+    // Wait for the expiry as the players' server sees it (not a fixed sleep).
+    let waiting = Instant::now();
+    loop {
+        let status = client(Duration::from_secs(10))
+            .get(format!("{}/keys/{CONTENT}", server.base))
+            .bearer_auth(&token)
+            .header("x-blindcast-lease", &expiring)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == StatusCode::GONE {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "the short lease before its expiry");
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the 3 s lease never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     refused(
         &server,
         &playlist,
@@ -372,6 +400,7 @@ async fn e2e(player: &Path, mode: &str, key_server: &str, page: &str, screenshot
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hls_js_in_chromium_plays_across_a_key_rotation_only_from_an_allowed_origin() {
+    let _serial = SERIAL.lock().await;
     let player = workspace().join("examples/player");
     require_browser_tools(&player);
     require_ffmpeg();

@@ -203,7 +203,9 @@ async fn postgres_killed_and_restarted_under_load() {
         assert!(during.len() >= 20, "too little load while down: {}", during.len());
         assert_eq!(keys_served_down, 0, "a key was served while leases could not be checked");
         assert_eq!(not_503, 0, "{statuses:?}");
-        assert!(max_down_ms <= 6000.0, "an answer took {max_down_ms} ms while down");
+        // The pool wait timeout (5 s) bounds an answer; the rest is headroom for a loaded
+        // 2-core machine. Without the timeout, answers would hang until the restart.
+        assert!(max_down_ms <= 15_000.0, "an answer took {max_down_ms} ms while down");
         assert!(lost.is_empty(), "acknowledged leases lost: {lost:?}");
         assert!(running, "the server process restarted or died");
         assert_eq!(after_ok, 0, "requests failed after recovery");
@@ -350,14 +352,8 @@ fn secs_between(a: SystemTime, b: SystemTime) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_with_skewed_clocks_agree_on_expiry_with_postgres() {
     let _serial = SERIAL.lock().await;
-    let Some(lib) = faketime_lib() else {
-        let message = "libfaketime is not installed: apt-get install faketime";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{message}");
-        }
-        eprintln!("SKIPPED clock skew: {message}");
-        return;
-    };
+    // Never skipped: without libfaketime the test fails saying what to install.
+    let lib = faketime_lib().expect("libfaketime is not installed: apt-get install faketime");
     let url = blindcast_lease_testkit::postgres_url();
     let env = server::server_env(&[
         ("LEASE_STORE", &url),
@@ -423,7 +419,10 @@ async fn servers_with_skewed_clocks_agree_on_expiry_with_postgres() {
             b.as_secs_f64()
         );
         assert!(exp_diff.abs() < 2.0, "expiresAt differs by {exp_diff} s");
-        assert!(apart_ms < 1000.0, "expiry seen {apart_ms} ms apart");
+        // Both read the database's clock, so they flip together up to the polling: the
+        // bound leaves headroom for slow polls on a loaded machine, far below the 5-minute
+        // skew a server clock would cause.
+        assert!(apart_ms < 2500.0, "expiry seen {apart_ms} ms apart");
         // Neither ended the lease early, or 5 minutes late.
         assert!(a >= Duration::from_secs(3) && b >= Duration::from_secs(3), "{a:?} {b:?}");
     })

@@ -387,4 +387,11 @@ async fn no_secret_reaches_logs_or_responses() {
         "a bad setting did not stop the server"
     );
     assert!(found.is_empty(), "{found:#?}");
+    // The counts SECURITY.md quotes, and enough output that the search means something.
+    assert_eq!(
+        (needles.len(), haystacks.len(), startup_failures),
+        (90, 29, 22),
+        "update SECURITY.md"
+    );
+    assert!(bytes > 10_000, "only {bytes} bytes of output searched");
 }

@@ -146,8 +146,12 @@ async fn slow_clients_are_cut_off_without_starving_others() {
         );
         assert!(worst_headers <= Duration::from_millis(2500), "{worst_headers:?}");
         assert!(worst_body <= Duration::from_millis(3500), "{worst_body:?}");
+        // Every trickled body gets an answer, and it is 408 (not a silent close).
+        assert_eq!(body_statuses.get(&408), Some(&20), "{body_statuses:?}");
         assert_eq!(failed, 0);
-        assert!(slowest < Duration::from_millis(1000), "{slowest:?}");
+        // Headroom for a loaded 2-core machine: a starved client waits for seconds, a
+        // served one for milliseconds.
+        assert!(slowest < Duration::from_secs(5), "{slowest:?}");
     })
     .await;
 }
@@ -205,6 +209,9 @@ async fn a_connection_flood_stays_within_max_connections() {
         );
         assert!(ok, "the normal client was not served");
         assert!(peak <= CAP + 1, "{peak} connections held");
+        // Idle connections beyond the cap cost the server nothing: its RSS stays put.
+        let grown_mib = rss_after.saturating_sub(rss_before) as f64 / 1024.0;
+        assert!(grown_mib < 16.0, "RSS grew {grown_mib:.1} MiB under the flood");
         assert!(waited < Duration::from_secs(20));
     })
     .await;

@@ -455,11 +455,9 @@ async fn forged_tokens_are_never_accepted() {
                 if r.status == 200 {
                     accepted.push(format!("{config} / {carrier} / {name}"));
                 }
-                assert!(
-                    r.status < 500,
-                    "{config} / {carrier} / {name}: {}",
-                    r.status
-                );
+                // SECURITY.md says "all 401": a forged token is an authentication failure,
+                // never a 403 or a 400.
+                assert_eq!(r.status, 401, "{config} / {carrier} / {name}");
             }
         }
     }
@@ -473,6 +471,10 @@ async fn forged_tokens_are_never_accepted() {
         legit_hits.load(Ordering::SeqCst),
     );
     assert!(accepted.is_empty(), "accepted: {accepted:#?}");
+    // The counts SECURITY.md quotes (77 forged tokens per configuration, 693 requests):
+    // a change to the attack list must update the document.
+    assert_eq!((distinct, sent), (3 * 77, 693), "update SECURITY.md");
+    assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), [401]);
     assert_eq!(
         attacker_hits.load(Ordering::SeqCst),
         0,
@@ -550,9 +552,10 @@ async fn oversized_tokens_are_refused_fast_with_bounded_memory() {
                     if status == 200 {
                         accepted += 1;
                     }
+                    // An answer, always: a dropped connection (status 0) fails too.
                     assert!(
-                        status == 0 || (400..500).contains(&status),
-                        "{carrier} {size}: status {status}"
+                        (400..500).contains(&status),
+                        "{carrier} {size}: status {status} (0: closed without an answer)"
                     );
                 }
             }
@@ -562,10 +565,13 @@ async fn oversized_tokens_are_refused_fast_with_bounded_memory() {
         println!(
             "FIGURE oversized tokens: {accepted} of {n} accepted (8 KiB+1 to 4 MiB, header/query/cookie); \
              slowest refusal {max_ms:.1} ms; peak RSS grew {grown_mib:.1} MiB \
-             ({rss_before} -> {rss_after} kB); statuses {statuses:?} (0 = closed by the server)"
+             ({rss_before} -> {rss_after} kB); statuses {statuses:?}"
         );
         assert_eq!(accepted, 0);
-        assert!(max_ms < 1000.0, "a refusal took {max_ms} ms");
+        assert_eq!(n, 90, "update SECURITY.md");
+        // Refused before the token is parsed: milliseconds. The bound has headroom for a
+        // loaded 2-core machine (other tests run beside this one).
+        assert!(max_ms < 5000.0, "a refusal took {max_ms} ms");
         assert!(grown_mib < 32.0, "peak RSS grew by {grown_mib} MiB");
         // The server still serves.
         let r = http

@@ -36,13 +36,20 @@ def derive(mk_hex, salt_hex, content_id, epoch=None):
 ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*`([0-9a-f]+)`\s*\|\s*`([0-9a-f]+)`\s*\|\s*`([^`]+)`\s*\|\s*(`\d+`|-)\s*\|\s*`([0-9a-f]{32})`\s*\|\s*$")
 
 
+# A vector row: a table row whose first cell is a number. Every such row must parse.
+CANDIDATE = re.compile(r"^\|\s*\d+\s*\|")
+
+
 def check_spec(path):
     rows = 0
     with open(path, encoding="utf-8") as f:
-        for line in f:
+        for lineno, line in enumerate(f, 1):
+            if not CANDIDATE.match(line.strip()):
+                continue
             m = ROW.match(line.strip())
             if not m:
-                continue
+                print(f"{path}:{lineno}: vector row the reference cannot parse: {line.strip()}")
+                return 1
             n, mk, salt, cid, epoch, expected = m.groups()
             epoch = None if epoch == "-" else int(epoch.strip("`"))
             got = derive(mk, salt, cid, epoch)

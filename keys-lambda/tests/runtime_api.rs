@@ -332,8 +332,19 @@ async fn cold_start_is_measured() {
         times[0].as_secs_f64() * 1000.0,
         times[9].as_secs_f64() * 1000.0,
     );
-    // The figure belongs in benches/results/lambda.md, not in a timed assertion: this
-    // test checks that every cold start answers, and reports how long it took.
+    // The figure of BENCHMARKS.md (2.2 ms, target 20 ms) is measured on a release build
+    // by benches/http/run.sh, not guaranteed here. What this test asserts is a sanity
+    // bound that holds for a debug build on a loaded 2-core machine: a cold start that
+    // takes seconds (a blocking fetch, a retry loop at init) fails it.
+    assert!(
+        median < Duration::from_secs(2),
+        "median cold start {median:?}"
+    );
+    assert!(
+        times[9] < Duration::from_secs(10),
+        "slowest cold start {:?}",
+        times[9]
+    );
 }
 
 /// Leases on Lambda with PostgreSQL: create a lease through an HTTP API event, then fetch

@@ -83,7 +83,9 @@ async fn waiting_for_a_pooled_connection_times_out_as_unavailable() {
         &db,
         SqliteOptions::default()
             .pool_size(1)
-            .busy_timeout(Duration::from_secs(2))
+            // The create waits on the lock until the test releases it, however slow the
+            // machine.
+            .busy_timeout(Duration::from_secs(60))
             .pool_timeout(Duration::from_millis(50)),
     )
     .await
@@ -98,8 +100,21 @@ async fn waiting_for_a_pooled_connection_times_out_as_unavailable() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let err = store.ping().await.expect_err("no free connection");
+    // No sleep as synchronisation: ping until the create holds the only connection (a
+    // ping succeeds while it does not yet), bounded generously for a loaded machine.
+    let started = std::time::Instant::now();
+    let err = loop {
+        match store.ping().await {
+            Err(err) => break err,
+            Ok(()) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "the create never took the connection"
+                );
+                tokio::task::yield_now().await;
+            }
+        }
+    };
     assert!(
         matches!(
             (&err, SqliteStoreError::from_lease_error(&err)),

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine;
-use blindcast_keys_core::{ContentId, KeyDeriver, MasterKey, Salt};
 use blindcast_keys_lambda::LambdaKeyServer;
 use blindcast_keys_lambda::lambda_http::request::LambdaRequest;
 use blindcast_keys_lambda::lambda_http::{Adapter, Context, LambdaEvent};
@@ -47,14 +46,11 @@ pub fn fixture_json(name: &str) -> Value {
     serde_json::from_str(&fixture(name)).unwrap()
 }
 
-/// What `blindcast-keys derive` prints, as bytes.
+mod openssl_hkdf;
+
+/// The key a correct server serves, computed by `openssl kdf`, not by the crates.
 pub fn expected_key(content: &str, epoch: Option<u64>) -> Vec<u8> {
-    let deriver = KeyDeriver::new(
-        &MasterKey::from_hex(MASTER_KEY).unwrap(),
-        &Salt::from_hex(SALT).unwrap(),
-    );
-    let content = ContentId::new(content).unwrap();
-    deriver.key(&content, epoch).as_bytes().to_vec()
+    openssl_hkdf::openssl_key(MASTER_KEY, SALT, content, epoch)
 }
 
 /// Runs one event through `lambda_http`'s adapter, as the runtime would, and returns the
