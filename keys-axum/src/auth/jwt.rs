@@ -216,9 +216,9 @@ impl JwtBuilder {
     }
 
     /// For platforms that freeze the process between requests (AWS Lambda): the request
-    /// that finds the JWKS stale and starts its refresh waits for it, at most 1.5 times
-    /// as long as the last good fetch took and never more than 1 s, then goes on with the
-    /// keys it has. Off by default: a background refresh never delays a request.
+    /// that finds the JWKS stale and starts its refresh waits for it, at most twice as
+    /// long as the last good fetch took plus 50 ms, and never more than 1 s, then goes on
+    /// with the keys it has. Off by default: a background refresh never delays a request.
     #[must_use]
     pub fn jwks_refresh_in_request(mut self, on: bool) -> Self {
         self.refresh.refresh_in_request = on;

@@ -35,8 +35,10 @@ pub(crate) const UNKNOWN_KEY_WAIT: Duration = Duration::from_secs(3);
 /// Wait before the first retry of a failed fetch; doubles per failure up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Longest wait of a request for the refresh it started (`refresh_in_request`).
+/// Longest wait of a request for the refresh it started (`refresh_in_request`), and the
+/// slack added to twice the last good fetch's duration.
 const MAX_IN_REQUEST_WAIT: Duration = Duration::from_secs(1);
+const IN_REQUEST_SLACK: Duration = Duration::from_millis(50);
 
 /// When a JWKS URL is fetched again.
 #[derive(Debug, Clone, Copy)]
@@ -278,13 +280,13 @@ impl Inner {
     }
 
     /// The set is stale: start a refresh in the background. With `refresh_in_request`,
-    /// the request that started it waits for it, at most 1.5 times as long as the last
-    /// good fetch took (and never more than a second).
+    /// the request that started it waits for it, at most twice as long as the last good
+    /// fetch took plus 50 ms (for jitter), and never more than a second.
     async fn refresh_stale(self: &Arc<Self>) {
         let mut ended = self.ended.subscribe();
         let (started, budget) = {
             let mut gate = self.gate();
-            let budget = gate.last_ok_took.unwrap_or_default().mul_f64(1.5);
+            let budget = gate.last_ok_took.unwrap_or_default() * 2 + IN_REQUEST_SLACK;
             (self.try_start(&mut gate), budget.min(MAX_IN_REQUEST_WAIT))
         };
         if started && self.rules.refresh_in_request {
