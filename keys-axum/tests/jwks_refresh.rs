@@ -363,9 +363,8 @@ async fn a_stale_set_is_served_during_one_background_refresh() {
             served_in.as_secs_f64() * 1e3
         );
         assert!(served_in < Duration::from_secs(2));
-        // Let the refresh land: the provider answers the next fetch after the hung one
-        // times out; a fresh endpoint state is simpler: switch to serving and wait for the
-        // hung fetch's timeout (10 s) and the retry.
+        // The provider answers again: the hung fetch times out (10 s), the next one
+        // brings the new set.
         idp.set_mode(Mode::Serve);
         let deadline = Instant::now() + Duration::from_secs(30);
         while auth

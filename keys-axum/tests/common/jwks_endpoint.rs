@@ -145,10 +145,13 @@ async fn answer(mut stream: TcpStream, state: Arc<State>) {
         }
     }
     let mode = *state.mode.lock().unwrap();
+    if mode == Mode::Hang {
+        // Counted before the hit is signalled, so a waiter sees both.
+        state.hanging.fetch_add(1, Ordering::SeqCst);
+    }
     state.hits.send_modify(|hits| *hits += 1);
     match mode {
         Mode::Hang => {
-            state.hanging.fetch_add(1, Ordering::SeqCst);
             // Until the client gives up and closes.
             while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
             state.hanging.fetch_sub(1, Ordering::SeqCst);

@@ -283,13 +283,17 @@ impl Inner {
     /// the request that started it waits for it, at most twice as long as the last good
     /// fetch took plus 50 ms (for jitter), and never more than a second.
     async fn refresh_stale(self: &Arc<Self>) {
+        if !self.rules.refresh_in_request {
+            self.try_start(&mut self.gate());
+            return;
+        }
         let mut ended = self.ended.subscribe();
         let (started, budget) = {
             let mut gate = self.gate();
             let budget = gate.last_ok_took.unwrap_or_default() * 2 + IN_REQUEST_SLACK;
             (self.try_start(&mut gate), budget.min(MAX_IN_REQUEST_WAIT))
         };
-        if started && self.rules.refresh_in_request {
+        if started {
             let _ = tokio::time::timeout(budget, ended.changed()).await;
         }
     }
