@@ -279,6 +279,45 @@ async fn a_key_published_late_is_accepted_within_the_cooldown() {
     .await;
 }
 
+/// Once a fetch came back without the `kid` a lookup waited for, further unknown `kid`s
+/// are refused at once until the cooldown has passed (a flood of random `kid`s gets fast
+/// refusals); the next lookup after it fetches again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_fetch_missed_an_unknown_kid_the_next_ones_are_refused_at_once() {
+    server::bounded(LIMIT, "miss", async {
+        let idp = JwksEndpoint::start(&jwks(&[(Algorithm::ES256, Some("k1"))])).await;
+        let auth = JwtAuthenticator::builder().jwks_url(&idp.url).build().unwrap();
+        assert!(auth.prefetch().await);
+        // Waits for the next fetch slot, fetches, does not find it.
+        assert!(auth.verify(&sign(Algorithm::ES256, Some("random-1"), "v")).await.is_err());
+        assert_eq!(idp.hits(), 2);
+        idp.set_body(&jwks(&[(Algorithm::ES256, Some("k1")), (Algorithm::EdDSA, Some("k2"))]));
+        let started = Instant::now();
+        assert!(auth.verify(&sign(Algorithm::ES256, Some("random-2"), "v")).await.is_err());
+        let rotated = sign(Algorithm::EdDSA, Some("k2"), "v");
+        assert!(auth.verify(&rotated).await.is_err(), "no fetch within the cooldown");
+        let refused_in = started.elapsed();
+        assert_eq!(idp.hits(), 2);
+        let mut tries = 1;
+        while auth.verify(&rotated).await.is_err() {
+            tries += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let accepted_in = started.elapsed();
+        println!(
+            "FIGURE miss: after a fetch missed an unknown kid, 2 more unknown kids refused in {:.0} ms \
+             without a fetch (a slot wait would be about 1 s; bound 500 ms); a rotated kid then \
+             accepted {:.0} ms later (try {tries}; bound 3 s)",
+            refused_in.as_secs_f64() * 1e3,
+            accepted_in.as_secs_f64() * 1e3,
+        );
+        assert!(refused_in < Duration::from_millis(500), "{refused_in:?}");
+        assert!(accepted_in < Duration::from_secs(3), "{accepted_in:?}");
+        assert_eq!(idp.hits(), 3);
+    })
+    .await;
+}
+
 /// Concurrent lookups of unknown kids share one fetch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_unknown_kids_share_one_fetch() {

@@ -8,7 +8,9 @@
 //! - A token whose key is missing waits, at most [`UNKNOWN_KEY_WAIT`], for a fetch that
 //!   started after it arrived: the one in flight, or the next one, which starts as soon
 //!   as the cooldown since the last fetch start has passed. Concurrent lookups share that
-//!   fetch. When it could not start before the wait is over, the token is refused at once.
+//!   fetch. The token is refused at once when that fetch could not start before the wait
+//!   is over, or when the last fetch was itself one that a lookup of an unknown `kid`
+//!   waited for in vain (as under a flood of random `kid`s).
 //! - Fetches start at least a cooldown apart, whatever asks for them, and one at a time:
 //!   a flood of random `kid`s costs at most one fetch per cooldown.
 //! - `Cache-Control: max-age` (less `Age`) sets how long a fetched set stays fresh,
@@ -98,6 +100,8 @@ struct Gate {
     last_start: Option<Instant>,
     /// Start of the last fetch that ended.
     last_ended_start: Option<Instant>,
+    /// Start of the last fetch that a lookup of an unknown `kid` waited for in vain.
+    missed: Option<Instant>,
     failures_in_row: u32,
     last_ok_took: Option<Duration>,
     last_ok_at: Option<Instant>,
@@ -179,7 +183,10 @@ impl RemoteJwks {
     pub(crate) async fn prefetch(&self) -> bool {
         let arrived = Instant::now();
         let deadline = arrived + CONNECT_TIMEOUT + FETCH_TIMEOUT;
-        let set = self.inner.await_fetch(arrived, deadline, |_| false).await;
+        let set = self
+            .inner
+            .await_fetch(arrived, deadline, |_| false, false)
+            .await;
         set.len() > 0
     }
 
@@ -198,7 +205,7 @@ impl RemoteJwks {
             return set;
         }
         self.inner
-            .await_fetch(arrived, arrived + UNKNOWN_KEY_WAIT, |s| s.covers(kid))
+            .await_fetch(arrived, arrived + UNKNOWN_KEY_WAIT, |s| s.covers(kid), true)
             .await
     }
 
@@ -212,7 +219,7 @@ impl RemoteJwks {
     ) -> Option<Arc<KeySet>> {
         let set = self
             .inner
-            .await_fetch(arrived, arrived + UNKNOWN_KEY_WAIT, |_| false)
+            .await_fetch(arrived, arrived + UNKNOWN_KEY_WAIT, |_| false, false)
             .await;
         (!Arc::ptr_eq(&set, seen)).then_some(set)
     }
@@ -302,12 +309,14 @@ impl Inner {
     /// to end, starting one when the gate opens (waiting for it to open if that is before
     /// the deadline; all waiters then share one fetch). Returns early once `enough` holds
     /// for the set in memory, and at once when no such fetch can start before the
-    /// deadline.
+    /// deadline, or when the last fetch was one that a `kid_lookup` waited for in vain
+    /// (a flood of random `kid`s then gets its refusals without waiting).
     async fn await_fetch(
         self: &Arc<Self>,
         arrived: Instant,
         deadline: Instant,
         enough: impl Fn(&KeySet) -> bool,
+        kid_lookup: bool,
     ) -> Arc<KeySet> {
         // Subscribed before looking, so an end between the look and the wait is seen.
         let mut ended = self.ended.subscribe();
@@ -319,10 +328,15 @@ impl Inner {
             let opens_at = {
                 let mut gate = self.gate();
                 if gate.last_ended_start.is_some_and(|s| s >= arrived) {
+                    if kid_lookup {
+                        gate.missed = gate.last_ended_start;
+                    }
                     return set;
                 }
                 if gate.running.is_some() || self.try_start(&mut gate) {
                     None
+                } else if gate.missed.is_some() && gate.missed == gate.last_start {
+                    return set;
                 } else {
                     match gate.opens_at(self.rules.cooldown) {
                         Some(at) if at < deadline => Some(at),
