@@ -1,12 +1,85 @@
-//! Prometheus metrics (opt-in): keys issued, refusals by reason, lease operations, and a
-//! key-request latency histogram. Plain atomics and the text exposition format; no
-//! registry crate needed.
+//! Prometheus metrics (opt-in): keys issued, refusals by reason, lease operations, a
+//! key-request latency histogram, and the JWKS refreshes. Plain atomics and the text
+//! exposition format; no registry crate needed.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// JWKS fetches of the process, for `/metrics`. Process-wide because the authenticator
+/// is handed to the router as an opaque `dyn Authenticator`; a process normally has one
+/// JWKS URL (with several, the figures are summed).
+#[derive(Debug)]
+pub(crate) struct JwksStats {
+    in_use: AtomicBool,
+    fetched: AtomicU64,
+    failed: AtomicU64,
+    /// Seconds since the Unix epoch of the last successful fetch; 0 before the first.
+    last_ok_unix: AtomicU64,
+}
+
+/// The process's JWKS figures.
+pub(crate) static JWKS: JwksStats = JwksStats {
+    in_use: AtomicBool::new(false),
+    fetched: AtomicU64::new(0),
+    failed: AtomicU64::new(0),
+    last_ok_unix: AtomicU64::new(0),
+};
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+impl JwksStats {
+    /// A JWKS URL is configured: its lines appear in `/metrics`.
+    pub(crate) fn in_use(&self) {
+        self.in_use.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn fetch(&self, ok: bool) {
+        if ok {
+            self.fetched.fetch_add(1, Ordering::Relaxed);
+            self.last_ok_unix.store(unix_now(), Ordering::Relaxed);
+        } else {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn render(&self, out: &mut String) {
+        if !self.in_use.load(Ordering::Relaxed) {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "# HELP blindcast_jwks_fetches_total JWKS fetches, by outcome (failed: the last good key set stays in use)."
+        );
+        let _ = writeln!(out, "# TYPE blindcast_jwks_fetches_total counter");
+        for (outcome, n) in [("ok", &self.fetched), ("failed", &self.failed)] {
+            let _ = writeln!(
+                out,
+                "blindcast_jwks_fetches_total{{outcome=\"{outcome}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP blindcast_jwks_key_set_age_seconds Time since the key set in use was fetched (-1: never fetched)."
+        );
+        let _ = writeln!(out, "# TYPE blindcast_jwks_key_set_age_seconds gauge");
+        let last = self.last_ok_unix.load(Ordering::Relaxed);
+        let age = if last == 0 {
+            -1
+        } else {
+            i64::try_from(unix_now().saturating_sub(last)).unwrap_or(i64::MAX)
+        };
+        let _ = writeln!(out, "blindcast_jwks_key_set_age_seconds {age}");
+    }
+}
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -112,6 +185,7 @@ impl Metrics {
         let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "blindcast_key_request_duration_seconds_sum {sum}");
         let _ = writeln!(out, "blindcast_key_request_duration_seconds_count {count}");
+        JWKS.render(&mut out);
         out
     }
 }

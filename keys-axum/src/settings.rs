@@ -431,11 +431,14 @@ fn authenticator(env: &dyn Env) -> Result<Auth, ConfigError> {
         cache_size,
         duration(env, "JWT_CACHE_TTL", Duration::from_secs(300))?,
     );
-    builder = builder.jwks_refetch_cooldown(duration(
-        env,
-        "JWKS_REFETCH_COOLDOWN",
-        Duration::from_secs(30),
-    )?);
+    builder = builder
+        .jwks_refetch_cooldown(duration(
+            env,
+            "JWKS_REFETCH_COOLDOWN",
+            Duration::from_secs(1),
+        )?)
+        .jwks_max_age(duration(env, "JWKS_MAX_AGE", Duration::from_secs(600))?)
+        .jwks_refresh_in_request(flag(env, "JWKS_REFRESH_IN_REQUEST")?);
     let jwt = Arc::new(
         builder
             .build()

@@ -18,6 +18,9 @@ pub const TRUST_GATEWAY_AUTHORIZER: &str = "TRUST_GATEWAY_AUTHORIZER";
 /// `BASE_PATH`: a prefix to take off paths before routing (a custom domain's API mapping).
 pub const BASE_PATH: &str = "BASE_PATH";
 
+/// `JWKS_REFRESH_IN_REQUEST`: on by default on Lambda (see `keys-axum`'s README).
+const JWKS_REFRESH_IN_REQUEST: &str = "JWKS_REFRESH_IN_REQUEST";
+
 /// The settings that choose how viewers are authenticated; none may be combined with
 /// `TRUST_GATEWAY_AUTHORIZER`.
 const AUTH_SETTINGS: [&str; 6] = [
@@ -61,6 +64,14 @@ pub(crate) async fn from_env(env: &dyn Env) -> Result<LambdaKeyServer, ConfigErr
         base: env,
         values: resolved.values.clone(),
     };
+    // Lambda freezes the instance between invocations, so a JWKS refresh left running
+    // in the background may only finish in a later invocation: the invocation that
+    // starts one waits for it, at most about as long as a good fetch takes.
+    if env.var(JWKS_REFRESH_IN_REQUEST).is_none() {
+        overlay
+            .values
+            .insert(JWKS_REFRESH_IN_REQUEST.to_owned(), "true".to_owned());
+    }
     let trust_gateway = flag(env, TRUST_GATEWAY_AUTHORIZER)?;
     if trust_gateway {
         if let Some(other) = AUTH_SETTINGS

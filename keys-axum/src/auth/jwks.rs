@@ -1,17 +1,17 @@
 //! Verification keys: a fixed set (HS256 secret, PEM file, JWKS file) or a JWKS fetched
-//! from a URL, refetched on an unknown `kid` at most once per cooldown.
+//! from a URL ([`remote`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+mod remote;
+
+use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::jwt::JwtConfigError;
 
-/// Largest JWKS document accepted, in bytes.
-const MAX_JWKS_BYTES: usize = 256 * 1024;
+pub(crate) use remote::{RefreshRules, RemoteJwks};
+
 /// Most keys of a JWKS considered for one token without a `kid`.
 pub(crate) const MAX_CANDIDATES: usize = 8;
 
@@ -125,6 +125,23 @@ impl KeySet {
         self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
     }
 
+    /// Whether some key has no `kid`.
+    pub(crate) fn has_kidless(&self) -> bool {
+        self.keys.iter().any(|k| k.kid.is_none())
+    }
+
+    /// Whether some key may verify a token with this `kid`: one listed under it, or one
+    /// without a `kid` (identity providers with a single key often leave it out).
+    pub(crate) fn covers(&self, kid: Option<&str>) -> bool {
+        match kid {
+            None => !self.keys.is_empty(),
+            Some(kid) => self
+                .keys
+                .iter()
+                .any(|k| k.kid.is_none() || k.kid.as_deref() == Some(kid)),
+        }
+    }
+
     /// The keys that may verify a token with this `kid` and `alg`.
     pub(crate) fn candidates<'a>(
         &'a self,
@@ -168,156 +185,5 @@ fn jwk_algorithms(jwk: &Jwk) -> Option<Vec<Algorithm>> {
         None => Some(family),
         Some(Ok(alg)) if family.contains(&alg) => Some(vec![alg]),
         Some(_) => None,
-    }
-}
-
-/// A JWKS behind a URL.
-#[derive(Debug)]
-pub(crate) struct RemoteJwks {
-    url: reqwest::Url,
-    client: reqwest::Client,
-    template: ValidationTemplate,
-    current: RwLock<Arc<KeySet>>,
-    /// Taken by the one task that fetches; others wait and then reuse its result.
-    fetch_lock: tokio::sync::Mutex<FetchState>,
-    /// Bumped after each fetch attempt, so waiters can tell that one happened.
-    generation: AtomicU64,
-    fetches: AtomicU64,
-    /// Milliseconds after `born` until which the current set counts as fresh (0: never
-    /// fetched). An atomic, so the hot path never takes a lock to learn the age.
-    fresh_until_ms: AtomicU64,
-    born: Instant,
-    cooldown: Duration,
-    max_age: Duration,
-}
-
-#[derive(Debug, Default)]
-struct FetchState {
-    last_attempt: Option<Instant>,
-}
-
-impl RemoteJwks {
-    pub(crate) fn new(
-        url: &str,
-        template: ValidationTemplate,
-        cooldown: Duration,
-        max_age: Duration,
-    ) -> Result<Self, JwtConfigError> {
-        let url = reqwest::Url::parse(url).map_err(|_| JwtConfigError::InvalidUrl)?;
-        if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-            return Err(JwtConfigError::InvalidUrl);
-        }
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            // A JWKS endpoint that redirects elsewhere is not followed: the configured
-            // URL is the trust anchor.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| JwtConfigError::Client(e.to_string()))?;
-        Ok(Self {
-            url,
-            client,
-            template,
-            current: RwLock::new(Arc::new(KeySet::default())),
-            fetch_lock: tokio::sync::Mutex::new(FetchState::default()),
-            generation: AtomicU64::new(0),
-            fetches: AtomicU64::new(0),
-            fresh_until_ms: AtomicU64::new(0),
-            born: Instant::now(),
-            cooldown,
-            max_age,
-        })
-    }
-
-    pub(crate) fn fetch_count(&self) -> u64 {
-        self.fetches.load(Ordering::Relaxed)
-    }
-
-    fn snapshot(&self) -> Arc<KeySet> {
-        match self.current.read() {
-            Ok(set) => Arc::clone(&set),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
-    }
-
-    /// The current keys, refetched first when the set is empty, stale, or lacks `kid`
-    /// (subject to the cooldown, and with one fetch in flight at a time).
-    pub(crate) async fn keys_for(&self, kid: Option<&str>) -> Arc<KeySet> {
-        let set = self.snapshot();
-        let missing = set.len() == 0 || kid.is_some_and(|k| !set.has_kid(k));
-        if !missing && !self.is_stale() {
-            return set;
-        }
-        self.refresh().await;
-        self.snapshot()
-    }
-
-    fn is_stale(&self) -> bool {
-        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
-        now >= self.fresh_until_ms.load(Ordering::Relaxed)
-    }
-
-    /// Fetches unless a fetch was attempted within the cooldown. Returns whether a fetch
-    /// succeeded.
-    pub(crate) async fn refresh(&self) -> bool {
-        let seen = self.generation.load(Ordering::Acquire);
-        let mut state = self.fetch_lock.lock().await;
-        if self.generation.load(Ordering::Acquire) != seen {
-            // Someone fetched while we waited: use their result.
-            return true;
-        }
-        if state
-            .last_attempt
-            .is_some_and(|t| t.elapsed() < self.cooldown)
-        {
-            return false;
-        }
-        state.last_attempt = Some(Instant::now());
-        self.fetches.fetch_add(1, Ordering::Relaxed);
-        let result = self.fetch().await;
-        self.generation.fetch_add(1, Ordering::Release);
-        match result {
-            Ok(set) => {
-                let fresh = self.born.elapsed().saturating_add(self.max_age);
-                let fresh = u64::try_from(fresh.as_millis()).unwrap_or(u64::MAX);
-                self.fresh_until_ms.store(fresh.max(1), Ordering::Relaxed);
-                match self.current.write() {
-                    Ok(mut current) => *current = Arc::new(set),
-                    Err(poisoned) => *poisoned.into_inner() = Arc::new(set),
-                }
-                true
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "JWKS fetch failed; keeping the keys we had");
-                false
-            }
-        }
-    }
-
-    async fn fetch(&self) -> Result<KeySet, JwtConfigError> {
-        let fail = |why: &str| JwtConfigError::Fetch(why.to_owned());
-        let mut response = self
-            .client
-            .get(self.url.clone())
-            .header(http::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| fail(&format!("request failed: {}", e.without_url())))?;
-        if !response.status().is_success() {
-            return Err(fail(&format!("status {}", response.status().as_u16())));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| fail(&format!("reading body: {}", e.without_url())))?
-        {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(fail("document too large"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        KeySet::from_jwks(&body, &self.template)
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use blindcast_keys_core::lease::ViewerId;
 use http::request::Parts;
@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use super::cache::{VerifiedCache, token_hash};
-use super::jwks::{KeySet, RemoteJwks, ValidationTemplate};
+use super::jwks::{KeySet, RefreshRules, RemoteJwks, ValidationTemplate};
 use super::token::extract_token;
 use super::{AuthRejection, Authenticator, Principal};
 
@@ -52,7 +52,7 @@ pub enum JwtConfigError {
 #[derive(Debug)]
 enum Keys {
     Fixed(Arc<KeySet>),
-    Remote(Box<RemoteJwks>),
+    Remote(RemoteJwks),
 }
 
 /// Verifies JWTs: HS256 with a shared secret, or RS256/PS256/ES256/ES384/EdDSA public keys
@@ -68,8 +68,11 @@ enum Keys {
 ///   viewers. Going between one issuer and several or none changes every viewer id.
 /// - The `jku`, `x5u`, `x5c` and `jwk` header fields are ignored: keys only ever come from
 ///   the configuration.
-/// - An unknown `kid` refetches a JWKS URL at most once per cooldown (30 s by default),
-///   one fetch at a time.
+/// - A JWKS URL is fetched one fetch at a time, in the background: a token whose key is
+///   in memory never waits for it, even when the set is stale or the identity provider
+///   hangs; the last good set stays in use while fetches fail. A token with an unknown
+///   `kid` waits (at most 3 s) for a fetch, and fetches start at most once per cooldown
+///   (1 s by default). See the crate README, "JWKS refresh".
 /// - Verified tokens are cached (by SHA-256, until `exp` or 5 minutes), so asymmetric
 ///   signatures are not re-checked on every request.
 ///
@@ -126,8 +129,7 @@ pub struct JwtBuilder {
     cookie: Option<String>,
     cache_capacity: Option<usize>,
     cache_ttl: Option<Duration>,
-    cooldown: Option<Duration>,
-    max_age: Option<Duration>,
+    refresh: RefreshRules,
     sources: usize,
 }
 
@@ -167,8 +169,9 @@ impl JwtBuilder {
         self
     }
 
-    /// Verify with the keys of the JWKS at this URL, fetched on first use and refetched
-    /// when stale or on an unknown `kid` (at most once per cooldown).
+    /// Verify with the keys of the JWKS at this URL, fetched on first use, refreshed in the
+    /// background when stale, and refetched for an unknown `kid` (at most once per
+    /// cooldown).
     #[must_use]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.jwks_url = Some(url.into());
@@ -214,17 +217,39 @@ impl JwtBuilder {
         self
     }
 
-    /// Least time between two fetches of a JWKS URL (default 30 s).
+    /// Least time between the starts of two fetches of a JWKS URL, whatever asks for
+    /// them (default 1 s): a token under a just-rotated key waits at most about this long
+    /// to be accepted, and a flood of random `kid`s costs at most one fetch per cooldown.
     #[must_use]
     pub fn jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
-        self.cooldown = Some(cooldown);
+        self.refresh.cooldown = cooldown;
         self
     }
 
-    /// How long a fetched JWKS is used before it is refetched (default 10 minutes).
+    /// How long a fetched JWKS stays fresh when its response has no `Cache-Control:
+    /// max-age`, and the longest `max-age` honoured (default 10 minutes). A stale set
+    /// stays in use while it is refreshed in the background.
     #[must_use]
     pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = Some(max_age);
+        self.refresh.max_age = max_age;
+        self
+    }
+
+    /// The shortest `Cache-Control: max-age` of a JWKS response honoured (default 60 s;
+    /// `no-cache` counts as 0). Capped by [`jwks_max_age`](Self::jwks_max_age).
+    #[must_use]
+    pub fn jwks_min_age(mut self, min_age: Duration) -> Self {
+        self.refresh.min_age = min_age;
+        self
+    }
+
+    /// For platforms that freeze the process between requests (AWS Lambda): the request
+    /// that finds the JWKS stale and starts its refresh waits for it, at most twice as
+    /// long as the last good fetch took plus 50 ms, and never more than 1 s, then goes on
+    /// with the keys it has. Off by default: a background refresh never delays a request.
+    #[must_use]
+    pub fn jwks_refresh_in_request(mut self, on: bool) -> Self {
+        self.refresh.refresh_in_request = on;
         self
     }
 
@@ -257,12 +282,7 @@ impl JwtBuilder {
                 } else if let Some(json) = self.jwks_json {
                     Keys::Fixed(Arc::new(KeySet::from_jwks(&json, &template)?))
                 } else if let Some(url) = self.jwks_url {
-                    Keys::Remote(Box::new(RemoteJwks::new(
-                        &url,
-                        template,
-                        self.cooldown.unwrap_or(Duration::from_secs(30)),
-                        self.max_age.unwrap_or(Duration::from_secs(600)),
-                    )?))
+                    Keys::Remote(RemoteJwks::new(&url, template, self.refresh)?)
                 } else {
                     return Err(JwtConfigError::NoKeySource);
                 }
@@ -312,7 +332,15 @@ impl JwtAuthenticator {
     pub async fn prefetch(&self) -> bool {
         match &self.keys {
             Keys::Fixed(_) => true,
-            Keys::Remote(remote) => remote.refresh().await,
+            Keys::Remote(remote) => remote.prefetch().await,
+        }
+    }
+
+    /// How many JWKS fetches failed (0 for fixed keys). The last good keys stayed in use.
+    pub fn jwks_fetch_failures(&self) -> u64 {
+        match &self.keys {
+            Keys::Fixed(_) => 0,
+            Keys::Remote(remote) => remote.failure_count(),
         }
     }
 
@@ -329,6 +357,7 @@ impl JwtAuthenticator {
     /// # Errors
     /// 401 `unauthenticated` with a short reason.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthRejection> {
+        let arrived = Instant::now();
         let hash = self.cache.as_ref().map(|_| token_hash(token));
         if let (Some(cache), Some(hash)) = (&self.cache, &hash)
             && let Some(principal) = cache.get(hash)
@@ -344,30 +373,56 @@ impl JwtAuthenticator {
         }
         let set = match &self.keys {
             Keys::Fixed(set) => Arc::clone(set),
-            Keys::Remote(remote) => remote.keys_for(kid).await,
+            Keys::Remote(remote) => remote.keys_for(kid, arrived).await,
         };
-        let mut last = AuthRejection::invalid("invalid token");
-        for key in set.candidates(kid, header.alg) {
-            match decode::<Map<String, Value>>(token, &key.key, &key.validation) {
-                Ok(data) => {
-                    let principal = principal_from(data.claims, self.viewers)?;
-                    if let (Some(cache), Some(hash)) = (&self.cache, hash) {
-                        cache.insert(hash, &principal);
-                    }
-                    return Ok(principal);
-                }
-                Err(e) => {
-                    last = rejection_for(e.kind());
-                    if !matches!(e.kind(), ErrorKind::InvalidSignature) {
-                        // The signature was fine (or never reached): another key would not
-                        // change the verdict.
-                        break;
-                    }
+        let mut checked = check(token, &set, kid, header.alg);
+        // No key verified a public-key signature, the set has keys without a `kid` and
+        // none under the token's: the provider may have rotated a key it lists without a
+        // `kid`, so look once at a set fetched after the request arrived.
+        if let Keys::Remote(remote) = &self.keys
+            && matches!(checked, Err((_, true)))
+            && set.has_kidless()
+            && !kid.is_some_and(|k| set.has_kid(k))
+            && !matches!(
+                header.alg,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            )
+            && let Some(newer) = remote.after_key_miss(&set, arrived).await
+        {
+            checked = check(token, &newer, kid, header.alg);
+        }
+        let claims = checked.map_err(|(rejection, _)| rejection)?;
+        let principal = principal_from(claims, self.viewers)?;
+        if let (Some(cache), Some(hash)) = (&self.cache, hash) {
+            cache.insert(hash, &principal);
+        }
+        Ok(principal)
+    }
+}
+
+/// The verified claims of `token` under one of the keys of `set`, or why not and
+/// whether that was because no key verified the signature.
+fn check(
+    token: &str,
+    set: &KeySet,
+    kid: Option<&str>,
+    alg: Algorithm,
+) -> Result<Map<String, Value>, (AuthRejection, bool)> {
+    let mut last = AuthRejection::invalid("invalid token");
+    for key in set.candidates(kid, alg) {
+        match decode::<Map<String, Value>>(token, &key.key, &key.validation) {
+            Ok(data) => return Ok(data.claims),
+            Err(e) => {
+                last = rejection_for(e.kind());
+                if !matches!(e.kind(), ErrorKind::InvalidSignature) {
+                    // The signature was fine (or never reached): another key would not
+                    // change the verdict.
+                    return Err((last, false));
                 }
             }
         }
-        Err(last)
     }
+    Err((last, true))
 }
 
 /// The principal of verified claims. Each mode is injective on its own: with one
