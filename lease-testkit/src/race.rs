@@ -83,6 +83,29 @@ pub async fn renew_delayed_past_expiry_keeps_the_limit<G>(
     outcome
 }
 
+impl RaceOutcome {
+    /// Asserts that the renew won: it read a time before expiry, and the create, ordered
+    /// after it, found the renewed lease holding the only slot.
+    pub fn assert_renew_won(&self) {
+        assert!(self.renew.is_ok(), "{self:?}");
+        assert!(
+            matches!(
+                self.create,
+                Err(LeaseError::LimitReached { active: 1, max: 1 })
+            ),
+            "{self:?}"
+        );
+        assert_eq!(self.usable_after, 1, "{self:?}");
+    }
+
+    /// Asserts that the create won: the renew, ordered after it, found the lease expired.
+    pub fn assert_create_won(&self) {
+        assert!(matches!(self.renew, Err(LeaseError::Expired)), "{self:?}");
+        assert!(self.create.is_ok(), "{self:?}");
+        assert_eq!(self.usable_after, 1, "{self:?}");
+    }
+}
+
 async fn sleep_until(t: SystemTime) {
     if let Ok(d) = t.duration_since(SystemTime::now()) {
         tokio::time::sleep(d).await;

@@ -46,6 +46,8 @@ pub fn fixture_json(name: &str) -> Value {
     serde_json::from_str(&fixture(name)).unwrap()
 }
 
+// The same independent reference the keys-axum tests use (one file, two test crates).
+#[path = "../../../keys-axum/tests/common/openssl_hkdf.rs"]
 mod openssl_hkdf;
 
 /// The key a correct server serves, computed by `openssl kdf`, not by the crates.
