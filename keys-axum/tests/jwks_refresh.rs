@@ -10,35 +10,23 @@
 mod jwks_endpoint;
 #[path = "common/server.rs"]
 mod server;
+#[path = "common/signing.rs"]
+mod signing;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use blindcast_keys_axum::JwtAuthenticator;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use jwks_endpoint::{JwksEndpoint, Mode};
 use serde_json::json;
+use signing::{fixture_key, now};
 
-const RSA_PRIV: &str = include_str!("fixtures/rsa-private.pem");
-const EC_PRIV: &str = include_str!("fixtures/ec-private.pem");
-const ED_PRIV: &str = include_str!("fixtures/ed25519-private.pem");
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn key_of(alg: Algorithm) -> EncodingKey {
-    match alg {
-        Algorithm::RS256 => EncodingKey::from_rsa_pem(RSA_PRIV.as_bytes()).unwrap(),
-        Algorithm::ES256 => EncodingKey::from_ec_pem(EC_PRIV.as_bytes()).unwrap(),
-        Algorithm::EdDSA => EncodingKey::from_ed_pem(ED_PRIV.as_bytes()).unwrap(),
-        other => panic!("no fixture key for {other:?}"),
-    }
+    fixture_key(alg).unwrap_or_else(|| panic!("no fixture key for {alg:?}"))
 }
 
 /// A JWKS of these (algorithm, kid) keys; `None` leaves the `kid` out.

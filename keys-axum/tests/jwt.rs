@@ -6,12 +6,13 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use blindcast_keys_axum::auth::JwtConfigError;
 use blindcast_keys_axum::{JwtAuthenticator, KeyServer};
+use common::signing::now;
 use common::*;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
@@ -19,25 +20,11 @@ use serde_json::{Value, json};
 
 const RSA_PRIV: &str = include_str!("fixtures/rsa-private.pem");
 const RSA_PUB: &str = include_str!("fixtures/rsa-public.pem");
-const EC_PRIV: &str = include_str!("fixtures/ec-private.pem");
 const EC_PUB: &str = include_str!("fixtures/ec-public.pem");
-const ED_PRIV: &str = include_str!("fixtures/ed25519-private.pem");
 const ED_PUB: &str = include_str!("fixtures/ed25519-public.pem");
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn key_of(alg: Algorithm) -> EncodingKey {
-    match alg {
-        Algorithm::RS256 => EncodingKey::from_rsa_pem(RSA_PRIV.as_bytes()).unwrap(),
-        Algorithm::ES256 => EncodingKey::from_ec_pem(EC_PRIV.as_bytes()).unwrap(),
-        Algorithm::EdDSA => EncodingKey::from_ed_pem(ED_PRIV.as_bytes()).unwrap(),
-        _ => EncodingKey::from_secret(SECRET),
-    }
+    signing::fixture_key(alg).unwrap_or_else(|| EncodingKey::from_secret(SECRET))
 }
 
 fn jwk(alg: Algorithm, kid: &str) -> Jwk {

@@ -14,6 +14,8 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod signing;
+
 pub const SECRET: &[u8] = b"test secret of at least thirty-two bytes";
 pub const MASTER_HEX: &str = "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b";
 pub const SALT_HEX: &str = "000102030405060708090a0b0c0d0e0f";
