@@ -261,22 +261,6 @@ impl History {
             .filter(|e| matches!(e.outcome, Outcome::Indeterminate(_)))
             .count()
     }
-
-    /// How many creates succeeded.
-    pub fn leases_created(&self) -> usize {
-        self.events
-            .iter()
-            .filter(|e| matches!((&e.op, &e.outcome), (Op::Create { .. }, Outcome::Lease(_))))
-            .count()
-    }
-
-    /// How many creates were refused with `LimitReached`.
-    pub fn limit_refusals(&self) -> usize {
-        self.events
-            .iter()
-            .filter(|e| matches!(&e.outcome, Outcome::Refused(r) if r.starts_with("LimitReached")))
-            .count()
-    }
 }
 
 /// Runs one history: `config.tasks` tasks spread over `stores` (clients of one state),
