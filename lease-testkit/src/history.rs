@@ -495,12 +495,15 @@ impl LeaseFacts<'_> {
             .max()
     }
 
-    /// Latest expiry any create or renew invoked by `t` could have given.
-    fn expiry_possible_by(&self, t: SystemTime) -> Option<SystemTime> {
+    /// Latest expiry any create or renew invoked by the time `used` was invoked could
+    /// have given, other than `used` itself: a renew's own new expiry says nothing about
+    /// whether the lease was still alive when it arrived.
+    fn expiry_possible_before(&self, used: &Event) -> Option<SystemTime> {
+        let t = used.invoked;
         let acked = self
             .acks
             .iter()
-            .filter(|e| e.invoked <= t)
+            .filter(|e| e.invoked <= t && e.index != used.index)
             .filter_map(|e| lease_of(e).map(|l| l.expires_at));
         let unknown = self
             .indeterminate_renews
@@ -662,7 +665,7 @@ fn check_uses<'a>(id: &LeaseId, f: &LeaseFacts<'a>, tol: Duration) -> Result<(),
                         context(e),
                     ));
                 }
-                let possible = f.expiry_possible_by(e.invoked);
+                let possible = f.expiry_possible_before(e);
                 if let Some(possible) = possible
                     && e.invoked > possible + tol
                 {
