@@ -60,7 +60,7 @@ log() { echo "== $*" >&2; }
 # ---------------------------------------------------------------- build
 if [[ -z ${SKIP_BUILD:-} ]]; then
     log "building release binaries"
-    cargo build --release --quiet -p blindcast-keys-axum --bin blindcast-keys
+    cargo build --release --quiet -p blindcast-keys --bin blindcast-keys
     cargo build --release --quiet -p blindcast-benches --bins
     [[ -n ${SKIP_LAMBDA:-} ]] || cargo build --release --quiet -p blindcast-keys-lambda --bin bootstrap
 fi

@@ -16,7 +16,7 @@ page="http://127.0.0.1:$page_port"
 key_server="http://127.0.0.1:$key_port"
 
 [ -f "$here/node_modules/hls.js/dist/hls.min.js" ] || npm ci --prefix "$here" --no-audit --no-fund
-cargo build -q --manifest-path "$root/Cargo.toml" -p blindcast-keys-axum --bin blindcast-keys
+cargo build -q --manifest-path "$root/Cargo.toml" -p blindcast-keys --bin blindcast-keys
 keys=${BLINDCAST_KEYS:-$root/target/debug/blindcast-keys}
 
 work=$(mktemp -d)

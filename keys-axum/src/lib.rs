@@ -12,17 +12,11 @@ mod error;
 mod health;
 mod key_routes;
 mod lease_routes;
-#[cfg(feature = "server")]
-mod logformat;
-#[cfg(feature = "server")]
-mod logwriter;
 mod metrics;
 #[cfg(feature = "presign")]
 pub mod presign;
 mod query;
 mod router;
-#[cfg(feature = "server")]
-pub mod server;
 pub mod settings;
 
 pub use audit::AUDIT_TARGET;

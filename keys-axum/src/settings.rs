@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use blindcast_keys_core::lease::{MAX_LEASE_TTL, MemoryLeaseStore, ViewerId};
+use blindcast_keys_core::lease::{MAX_LEASE_TTL, ViewerId};
 use blindcast_keys_core::{KeyDeriver, LeaseStore};
 
 use crate::auth::{AnonymousAuthenticator, Authenticator, JwtAuthenticator};
@@ -17,7 +17,6 @@ use crate::router::{KeyRouterConfig, KeyServer};
 
 /// Where leases are kept.
 #[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum LeaseStoreSetting {
     /// No lease store: lease routes answer 404, keys are served on authentication alone.
     None,
@@ -67,51 +66,6 @@ impl LeaseStoreSetting {
             Err(bad("expected none, memory, sqlite:PATH or postgres://..."))
         }
     }
-
-    /// Opens the store.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] naming `LEASE_STORE` when it cannot be opened, or when this build
-    /// lacks the backend's cargo feature.
-    pub async fn open(&self) -> Result<Option<Arc<dyn LeaseStore>>, ConfigError> {
-        match self {
-            Self::None => Ok(None),
-            Self::Memory => Ok(Some(Arc::new(MemoryLeaseStore::new()))),
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(path) => blindcast_lease_sqlite::SqliteLeaseStore::open(path)
-                .await
-                .map(|s| Some(Arc::new(s) as Arc<dyn LeaseStore>))
-                .map_err(|e| open_error(&e)),
-            #[cfg(not(feature = "sqlite"))]
-            Self::Sqlite(_) => Err(ConfigError::new(
-                "LEASE_STORE",
-                "this build has no SQLite support (cargo feature `sqlite`)",
-            )),
-            #[cfg(feature = "postgres")]
-            Self::Postgres(url) => blindcast_lease_postgres::PostgresLeaseStore::connect(url)
-                .await
-                .map(|s| Some(Arc::new(s) as Arc<dyn LeaseStore>))
-                .map_err(|e| open_error(&e)),
-            #[cfg(not(feature = "postgres"))]
-            Self::Postgres(_) => Err(ConfigError::new(
-                "LEASE_STORE",
-                "this build has no PostgreSQL support (cargo feature `postgres`)",
-            )),
-        }
-    }
-}
-
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-fn open_error(e: &blindcast_keys_core::LeaseError) -> ConfigError {
-    // The chain says why (file permissions, refused connection); backends keep URLs and
-    // passwords out of their errors.
-    let mut message = format!("cannot open the lease store: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    ConfigError::new("LEASE_STORE", message)
 }
 
 /// Log output format.

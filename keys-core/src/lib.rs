@@ -5,6 +5,7 @@
 mod content_id;
 mod derive;
 mod epoch;
+mod error_chain;
 pub mod lease;
 mod secret;
 
@@ -13,6 +14,7 @@ pub use content_id::{
 };
 pub use derive::{CONTENT_INFO_PREFIX, DerivedKey, EPOCH_INFO_PREFIX, KEY_LEN, KeyDeriver};
 pub use epoch::{EpochError, parse_epoch};
+pub use error_chain::ErrorChain;
 pub use lease::{LeaseError, LeaseStore};
 pub use secret::{
     MASTER_KEY_MAX_LEN, MASTER_KEY_MIN_LEN, MasterKey, SALT_MAX_LEN, SALT_MIN_LEN, Salt,

@@ -13,6 +13,7 @@ mod runtime;
 mod secrets;
 mod server;
 mod settings;
+mod store;
 
 pub use builder::LambdaKeyServerBuilder;
 pub use gateway_auth::GatewayAuthorizerAuthenticator;

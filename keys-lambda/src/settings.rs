@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use blindcast_keys_axum::config::{ConfigError, Env};
-use blindcast_keys_axum::settings::{LeaseStoreSetting, Settings};
+use blindcast_keys_axum::settings::Settings;
 use blindcast_keys_core::LeaseStore;
 
 use crate::gateway_auth::GatewayAuthorizerAuthenticator;
@@ -93,10 +93,7 @@ pub(crate) async fn from_env(env: &dyn Env) -> Result<LambdaKeyServer, ConfigErr
         settings.authenticator = Arc::new(GatewayAuthorizerAuthenticator::new());
         settings.jwt = None;
     }
-    refuse_local_stores(&settings.lease_store).map_err(|e| resolved.rename(e))?;
-    let store = settings
-        .lease_store
-        .open()
+    let store = crate::store::open(&settings.lease_store)
         .await
         .map_err(|e| resolved.rename(e))?;
     if let Some(store) = &store {
@@ -122,36 +119,5 @@ async fn purge_at_cold_start(store: &dyn LeaseStore) {
         Ok(Ok(n)) => tracing::debug!(purged = n, "expired leases purged"),
         Ok(Err(e)) => tracing::warn!(error = %e, "lease purge failed"),
         Err(_) => tracing::warn!("lease purge took more than 2 s; skipped"),
-    }
-}
-
-/// A lease store that lives inside one instance cannot limit streams: Lambda runs many
-/// instances, freezes them between invocations and throws them away at will.
-pub(crate) fn refuse_local_stores(setting: &LeaseStoreSetting) -> Result<(), ConfigError> {
-    let why = match setting {
-        LeaseStoreSetting::Memory => "memory",
-        LeaseStoreSetting::Sqlite(_) => "a SQLite file",
-        _ => return Ok(()),
-    };
-    Err(ConfigError::new(
-        "LEASE_STORE",
-        format!(
-            "{why} does not work on AWS Lambda: every instance would keep its own leases, \
-             lost when the instance is recycled. Use postgres://... (or none), or a custom \
-             LeaseStore through the library"
-        ),
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_stores_are_refused_by_name() {
-        let err = refuse_local_stores(&LeaseStoreSetting::Memory).err();
-        let err = err.map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.starts_with("LEASE_STORE: memory does not work on AWS Lambda"));
-        assert!(refuse_local_stores(&LeaseStoreSetting::None).is_ok());
     }
 }

@@ -1,6 +1,6 @@
 //! The real `blindcast-keys serve` binary on loopback, for the security suite: start,
 //! capture every byte it prints, `kill -9`, restart; and throwaway PostgreSQL clusters that
-//! a test may kill and restart. Included with `#[path = "common/server.rs"] mod server;`.
+//! a test may kill and restart.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -10,7 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_blindcast-keys");
+/// The `blindcast-keys` binary under test: this crate's copy of it (`src/bin`), which is
+/// `blindcast_keys::main` and nothing else, so cargo builds it before the tests run.
+pub const BIN: &str = env!("CARGO_BIN_EXE_blindcast-keys-under-test");
 /// Random-looking secrets, so a match of their raw bytes in output is never a coincidence.
 pub const MASTER_HEX: &str = "9f3c51e07ab26d48c1f0e9375b8a2d64e3c7190fb5d2a86e4f1c0b7d92a6e853";
 pub const SALT_HEX: &str = "5d7e1a9c3b2f4e6081d3c5a7e9f1b2d4";

@@ -1,17 +1,14 @@
 //! The real `blindcast-keys serve` binary on a loopback port, driven over HTTP.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::openssl_hkdf;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-#[path = "common/openssl_hkdf.rs"]
-mod openssl_hkdf;
-
-const BIN: &str = env!("CARGO_BIN_EXE_blindcast-keys");
-const MASTER: &str = "4242424242424242424242424242424242424242424242424242424242424242";
-const SALT: &str = "00112233445566778899aabbccddeeff";
-const SECRET: &str = "integration-test-secret-of-32-bytes-or-more";
+use common::server::{BIN, JWT_SECRET as SECRET, MASTER_HEX as MASTER, SALT_HEX as SALT};
 
 fn base_env(cmd: &mut Command) -> &mut Command {
     cmd.env_clear()

@@ -1,6 +1,5 @@
 //! A real S3-compatible server on loopback that checks SigV4 signatures: `s3s-fs`, on a
-//! free port, over a temporary directory, with known credentials. Included with
-//! `#[path = "common/s3.rs"] mod s3;`. Never skipped: a missing `s3s-fs` fails the test
+//! free port, over a temporary directory, with known credentials. Never skipped: a missing `s3s-fs` fails the test
 //! with the command that installs it.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 

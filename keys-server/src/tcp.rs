@@ -1,5 +1,5 @@
 //! Running the router on a TCP listener: header-read timeout, connection cap, background
-//! lease purge, logging, and graceful shutdown on SIGTERM/SIGINT.
+//! lease purge, and graceful shutdown on SIGTERM/SIGINT.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,17 +13,18 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::settings::{LogFormat, Settings};
+use blindcast_keys_axum::config::ConfigError;
+use blindcast_keys_axum::settings::Settings;
 
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy)]
-pub struct ServeOptions {
+pub(crate) struct ServeOptions {
     /// A client must send a request's headers within this time (slowloris).
-    pub header_read_timeout: Duration,
+    pub(crate) header_read_timeout: Duration,
     /// At most this many connections at once; further ones wait in the kernel backlog.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// After shutdown starts, in-flight requests get this long to finish.
-    pub shutdown_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight
@@ -31,7 +32,7 @@ pub struct ServeOptions {
 ///
 /// # Errors
 /// Only errors of the listener itself; failed connections are logged and dropped.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     options: ServeOptions,
@@ -85,7 +86,7 @@ pub async fn serve(
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -107,7 +108,7 @@ pub async fn shutdown_signal() {
 }
 
 /// Deletes expired leases every `interval`, for as long as the task runs.
-pub fn spawn_purge(store: Arc<dyn LeaseStore>, interval: Duration) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn_purge(store: Arc<dyn LeaseStore>, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -122,46 +123,17 @@ pub fn spawn_purge(store: Arc<dyn LeaseStore>, interval: Duration) -> tokio::tas
     })
 }
 
-/// Installs the global tracing subscriber: logs on stderr, text or JSON. Returns false if
-/// one was already installed.
-///
-/// Lines are written by a background thread, so a request never waits for a `write(2)`
-/// of its audit event (many events share one write under load; nothing is dropped).
-/// Call [`flush_logs`] before the process exits.
-pub fn init_logging(format: LogFormat, filter: &str) -> bool {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(crate::logwriter::BufferedStderr);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init().is_ok(),
-        LogFormat::Text => builder
-            .with_ansi(false)
-            .event_format(crate::logformat::TextFormat::default())
-            .try_init()
-            .is_ok(),
-    }
-}
-
-/// Waits (at most 2 s) until every log line of [`init_logging`]'s subscriber is written
-/// to stderr.
-pub fn flush_logs() {
-    crate::logwriter::flush();
-}
-
 /// Opens the lease store, binds, and serves until SIGTERM/SIGINT. `on_ready` is called
 /// with the bound address once the server accepts connections.
 ///
 /// # Errors
 /// A setting that fails at startup (the lease store cannot be opened, the address cannot
 /// be bound), as an error naming the setting.
-pub async fn run(
+pub(crate) async fn run(
     settings: Settings,
     on_ready: impl FnOnce(std::net::SocketAddr),
-) -> Result<(), crate::config::ConfigError> {
-    use crate::config::ConfigError;
-    let store = settings.lease_store.open().await?;
+) -> Result<(), ConfigError> {
+    let store = crate::stores::open(&settings.lease_store).await?;
     if let Some(jwt) = &settings.jwt
         && !jwt.prefetch().await
     {

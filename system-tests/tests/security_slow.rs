@@ -4,8 +4,9 @@
 //! prints its figure for SECURITY.md.
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/server.rs"]
-mod server;
+mod common;
+use common::server;
+
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

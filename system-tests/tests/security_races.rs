@@ -4,8 +4,9 @@
 //! file. Prints the most active leases ever seen (must equal the limit).
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/server.rs"]
-mod server;
+mod common;
+use common::server;
+
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -4,8 +4,9 @@
 //! figure for SECURITY.md.
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/server.rs"]
-mod server;
+mod common;
+use common::server;
+
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,8 +1,16 @@
-//! `blindcast-keys`: derive keys, write ffmpeg key-info files, mint test tokens, and serve keys.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod derive;
-mod secrets;
+mod dev;
+mod gen_secrets;
+mod logging;
 mod serve;
+mod stores;
+mod tcp;
+mod token;
 
 use std::process::ExitCode;
 
@@ -23,11 +31,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    GenSecrets(secrets::GenSecrets),
+    GenSecrets(gen_secrets::GenSecrets),
     Derive(derive::Derive),
     Keyinfo(derive::Keyinfo),
     Serve(Box<serve::Serve>),
-    Token(serve::Token),
+    Token(token::Token),
 }
 
 /// A failure the user can act on: one line on stderr, and an exit code.
@@ -55,7 +63,10 @@ impl Failure {
     }
 }
 
-fn main() -> ExitCode {
+/// The whole `blindcast-keys` command: parses the arguments, runs the command, and
+/// returns its exit code (0, 1 for a failure of the machine, 2 for a bad argument or
+/// setting). The binary is this function; the system tests build it under test.
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::GenSecrets(cmd) => cmd.run(),

@@ -18,7 +18,7 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::audit::AUDIT_TARGET;
+use blindcast_keys_axum::AUDIT_TARGET;
 
 /// tracing-subscriber's text format without colours, audit events formatted directly.
 #[derive(Debug, Clone)]

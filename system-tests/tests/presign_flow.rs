@@ -8,12 +8,9 @@
 #![cfg(feature = "cli")]
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/media.rs"]
-mod media;
-#[path = "common/s3.rs"]
-mod s3;
-#[path = "common/server.rs"]
-mod server;
+mod common;
+use common::{media, s3, server};
+
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -4,6 +4,9 @@
 //! Nothing here skips: a missing tool fails the test with the command that installs it.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{media, server};
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -20,10 +23,6 @@ use server::{Server, client, start, token};
 use tokio::process::Command;
 use tokio::time::timeout;
 
-#[path = "common/media.rs"]
-mod media;
-#[path = "common/server.rs"]
-mod server;
 
 const CONTENT: &str = "demo-movie";
 const VIEWER: &str = "viewer-1";

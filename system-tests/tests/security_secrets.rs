@@ -5,8 +5,9 @@
 //! the master key, salt, JWT secret, derived keys and tokens in hex, base64 and raw form.
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/server.rs"]
-mod server;
+mod common;
+use common::server;
+
 
 use std::collections::BTreeMap;
 use std::process::Command;

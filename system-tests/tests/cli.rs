@@ -1,11 +1,11 @@
 //! The `blindcast-keys` command as a user runs it: real processes, real files, and
 //! `openssl kdf` as the independent check of the keys it prints.
 
+mod common;
+
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_blindcast-keys");
-const MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-const SALT: &str = "f0e1d2c3b4a5968778695a4b3c2d1e0f";
+use common::server::{BIN, MASTER_HEX as MASTER_KEY, SALT_HEX as SALT};
 const SECRETS: [(&str, &str); 2] = [("MASTER_KEY", MASTER_KEY), ("SALT", SALT)];
 
 fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
