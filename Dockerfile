@@ -6,7 +6,7 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p blindcast-keys-axum --bin blindcast-keys
+RUN cargo build --release --locked -p blindcast-keys --bin blindcast-keys
 
 FROM debian:bookworm-slim
 # ca-certificates: JWKS URLs and PostgreSQL TLS need the system roots.
