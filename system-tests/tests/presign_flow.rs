@@ -5,12 +5,10 @@
 //! player (ffmpeg) reads them back through presigned GET URLs and decrypts them with a key
 //! from the key server: every decoded frame equals the source's.
 //! Nothing here skips: a missing tool fails the test with the command that installs it.
-#![cfg(feature = "cli")]
 #![allow(clippy::unwrap_used)]
 
 mod common;
 use common::{media, s3, server};
-
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -1,4 +1,11 @@
-//! Helpers shared by the router tests.
+//! The one set of fixtures of the router tests (in process, through `oneshot`): the
+//! secrets and master key, request helpers, signing keys (`signing`), a steerable JWKS
+//! endpoint (`jwks_endpoint`), hostile inputs (`hostile_inputs`), a test deadline
+//! (`deadline`), and the independent key oracle (`openssl_hkdf`). Every test file includes
+//! it with `mod common;`. The system tests include `deadline`, `hostile_inputs`,
+//! `jwks_endpoint`, `openssl_hkdf` and `signing` from here by path (one copy of each);
+//! their master key and secrets are their own (system-tests/tests/common/server.rs), and
+//! no test binary holds both sets.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -14,7 +21,13 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod deadline;
+pub mod hostile_inputs;
+pub mod jwks_endpoint;
 pub mod signing;
+
+#[allow(unused_imports)] // Not every test file needs a deadline.
+pub use deadline::bounded;
 
 pub const SECRET: &[u8] = b"test secret of at least thirty-two bytes";
 pub const MASTER_HEX: &str = "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b";
