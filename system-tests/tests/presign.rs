@@ -9,12 +9,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use blindcast_keys_axum::auth::mint_hs256;
 use common::s3::{ACCESS_KEY, S3Server, SECRET_KEY};
-use common::server::{self, JWT_SECRET, Server};
+use common::server::{self, Server};
 use serde_json::{Value, json};
 
 /// The real server presigning for `s3` under the prefix `hls/`, GET URLs allowed, with
@@ -31,14 +29,7 @@ fn start_for(s3: &S3Server, extra: &[(&str, &str)]) -> Server {
 }
 
 fn publisher() -> String {
-    let claims = BTreeMap::from([("role".to_owned(), json!("publisher"))]);
-    mint_hs256(
-        JWT_SECRET.as_bytes(),
-        "publisher-1",
-        Duration::from_secs(3600),
-        claims,
-    )
-    .unwrap()
+    server::token_with("publisher-1", &[("role", json!("publisher"))])
 }
 
 /// `POST /presign` as a publisher; the signed URLs of the answer, in order, with the

@@ -8,7 +8,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use blindcast_keys_axum::auth::mint_hs256;
 use common::server;
 use serde_json::{Value, json};
 
@@ -18,14 +17,7 @@ const CONTENT: &str = "movie-1";
 
 /// A token of the test servers' secret for `sub` from issuer `iss`.
 fn minted(iss: &str, sub: &str) -> String {
-    let claims = [("iss".to_owned(), json!(iss))].into_iter().collect();
-    mint_hs256(
-        server::JWT_SECRET.as_bytes(),
-        sub,
-        Duration::from_secs(3600),
-        claims,
-    )
-    .unwrap()
+    server::token_with(sub, &[("iss", json!(iss))])
 }
 
 /// Regression test: viewers were identified by `sub` alone, so with `JWT_ISSUER` listing

@@ -208,11 +208,20 @@ impl Server {
 
 /// An HS256 token of the test servers' secret, valid for an hour.
 pub fn token(sub: &str) -> String {
+    token_with(sub, &[])
+}
+
+/// Like [`token`], with these extra claims (`iss`, `role`, ...).
+pub fn token_with(sub: &str, claims: &[(&str, serde_json::Value)]) -> String {
+    let extra = claims
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
     blindcast_keys_axum::auth::mint_hs256(
         JWT_SECRET.as_bytes(),
         sub,
         Duration::from_secs(3600),
-        BTreeMap::new(),
+        extra,
     )
     .unwrap()
 }
