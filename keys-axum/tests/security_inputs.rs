@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, KeyRouterConfig, KeyServer};
 use blindcast_keys_core::lease::MemoryLeaseStore;
-use common::hostile_inputs::{Tally, bad_paths};
+use common::hostile_inputs::{Tally, bad_paths, short};
 use common::*;
 use http::Request;
 
@@ -140,51 +140,25 @@ fn req(method: &str, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Requ
     b.body(Body::from(body)).unwrap()
 }
 
-#[tokio::test]
-async fn malformed_input_is_4xx_and_changes_nothing() {
-    let store = Arc::new(MemoryLeaseStore::new());
-    let r = router(Arc::clone(&store));
-    let (victim, attacker) = (token("victim"), token("attacker"));
-    // The victim holds one lease (of 2 allowed); it must survive everything below.
-    let created = send(
-        &r,
-        post_json("/keys/leases", Some(&victim), r#"{"contentId":"movie-1"}"#),
-    )
-    .await;
-    assert_eq!(created.status, 201);
-    let lease = created.json()["leaseId"].as_str().unwrap().to_owned();
-    let key_ok = || {
-        req(
-            "GET",
-            "/keys/movie-1",
-            &[
-                ("authorization", &format!("Bearer {victim}")),
-                ("x-blindcast-lease", &lease),
-            ],
-            vec![],
-        )
-    };
-    let before = send(&r, key_ok()).await;
-    assert_eq!(before.status, 200);
-
-    let mut tally = Tally::new();
+/// Every malformed request of `malformed_input_is_4xx_and_changes_nothing`, named: `victim`
+/// holds `lease`; `attacker` holds nothing. Each must get 4xx and change nothing.
+fn malformed_requests(victim: &str, attacker: &str, lease: &str) -> Vec<(String, Request<Body>)> {
     let bearer = format!("Bearer {attacker}");
     let victim_bearer = format!("Bearer {victim}");
+    let mut cases: Vec<(String, Request<Body>)> = Vec::new();
     // 1. Malformed ids and epochs, with and without a valid lease, by both viewers.
     for path in bad_paths() {
         for (who, b) in [("attacker", &bearer), ("victim", &victim_bearer)] {
             for method in ["GET", "HEAD"] {
-                let reply = send(
-                    &r,
+                cases.push((
+                    format!("{method} {} as {who}", short(&path)),
                     req(
                         method,
                         &path,
-                        &[("authorization", b), ("x-blindcast-lease", &lease)],
+                        &[("authorization", b), ("x-blindcast-lease", lease)],
                         vec![],
                     ),
-                )
-                .await;
-                tally.record(&format!("{method} {path:.80} as {who}"), reply.status);
+                ));
             }
         }
     }
@@ -236,8 +210,8 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
     ];
     for (name, body) in &bodies {
         for uri in ["/keys/leases", "/keys/leases/renew"] {
-            let reply = send(
-                &r,
+            cases.push((
+                format!("POST {uri} body {name}"),
                 req(
                     "POST",
                     uri,
@@ -247,9 +221,7 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
                     ],
                     body.clone(),
                 ),
-            )
-            .await;
-            tally.record(&format!("POST {uri} body {name}"), reply.status);
+            ));
         }
     }
     // Right JSON, wrong content types.
@@ -267,22 +239,20 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
         if let Some(ct) = ct {
             headers.push(("content-type", ct));
         }
-        let reply = send(
-            &r,
+        cases.push((
+            format!("content type {ct:?}"),
             req(
                 "POST",
                 "/keys/leases",
                 &headers,
                 br#"{"contentId":"movie-2"}"#.to_vec(),
             ),
-        )
-        .await;
-        tally.record(&format!("content type {ct:?}"), reply.status);
+        ));
     }
     // A declared length far over the limit, and a lying one.
     for len in ["10000000", "18446744073709551615"] {
-        let reply = send(
-            &r,
+        cases.push((
+            format!("content-length {len}"),
             req(
                 "POST",
                 "/keys/leases",
@@ -293,27 +263,19 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
                 ],
                 br#"{"contentId":"movie-2"}"#.to_vec(),
             ),
-        )
-        .await;
-        tally.record(&format!("content-length {len}"), reply.status);
+        ));
     }
-    // Malformed Idempotency-Key and lease headers.
+    // Malformed Idempotency-Key headers (one the HTTP types cannot even hold).
     let long_key = "k".repeat(256);
     for key in [long_key.as_str(), "", "a b\u{7f}"] {
         let Ok(value) = http::HeaderValue::from_str(key) else {
             continue;
         };
-        let mut request = post_json(
-            "/keys/leases",
-            Some(&attacker),
-            r#"{"contentId":"movie-2"}"#,
-        );
+        let mut request = post_json("/keys/leases", Some(attacker), r#"{"contentId":"movie-2"}"#);
         request.headers_mut().insert("idempotency-key", value);
-        tally.record(
-            &format!("idempotency key {key:.20}"),
-            send(&r, request).await.status,
-        );
+        cases.push((format!("idempotency key {:?}", short(key)), request));
     }
+    // Malformed lease ids, in the header and in the query.
     for bad_lease in [
         "",
         "x",
@@ -322,8 +284,8 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
         &"a".repeat(10_000),
         &format!("{lease}x"),
     ] {
-        let reply = send(
-            &r,
+        cases.push((
+            format!("lease header {:?}", short(bad_lease)),
             req(
                 "GET",
                 "/keys/movie-1",
@@ -333,11 +295,9 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
                 ],
                 vec![],
             ),
-        )
-        .await;
-        tally.record(&format!("lease header {bad_lease:.20}"), reply.status);
-        let reply = send(
-            &r,
+        ));
+        cases.push((
+            format!("lease query {:?}", short(bad_lease)),
             req(
                 "GET",
                 &format!(
@@ -347,18 +307,16 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
                 &[("authorization", &victim_bearer)],
                 vec![],
             ),
-        )
-        .await;
-        tally.record(&format!("lease query {bad_lease:.20}"), reply.status);
+        ));
     }
     // 3. The victim's lease id in the attacker's hands: key, renew, wrong content.
-    for (what, request) in [
+    let theft = [
         (
             "key with the victim's lease",
             req(
                 "GET",
                 "/keys/movie-1",
-                &[("authorization", &bearer), ("x-blindcast-lease", &lease)],
+                &[("authorization", &bearer), ("x-blindcast-lease", lease)],
                 vec![],
             ),
         ),
@@ -376,7 +334,7 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
             req(
                 "GET",
                 "/keys/movie-1/7",
-                &[("authorization", &bearer), ("x-blindcast-lease", &lease)],
+                &[("authorization", &bearer), ("x-blindcast-lease", lease)],
                 vec![],
             ),
         ),
@@ -384,7 +342,7 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
             "renew the victim's lease",
             post_json(
                 "/keys/leases/renew",
-                Some(&attacker),
+                Some(attacker),
                 &format!(r#"{{"leaseId":"{lease}"}}"#),
             ),
         ),
@@ -395,7 +353,7 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
                 "/keys/movie-2",
                 &[
                     ("authorization", &victim_bearer),
-                    ("x-blindcast-lease", &lease),
+                    ("x-blindcast-lease", lease),
                 ],
                 vec![],
             ),
@@ -405,26 +363,12 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
             req(
                 "GET",
                 "/keys/movie-1",
-                &[("x-blindcast-lease", &lease)],
+                &[("x-blindcast-lease", lease)],
                 vec![],
             ),
         ),
-    ] {
-        tally.record(what, send(&r, request).await.status);
-    }
-    // DELETE is idempotent by design: 204 whether or not the lease is the caller's, so the
-    // answer reveals nothing. Counted apart; the lease must survive it.
-    let deleted = send(
-        &r,
-        req(
-            "DELETE",
-            &format!("/keys/leases/{lease}"),
-            &[("authorization", &bearer)],
-            vec![],
-        ),
-    )
-    .await;
-    assert_eq!(deleted.status, 204, "DELETE of another viewer's lease");
+    ];
+    cases.extend(theft.into_iter().map(|(what, r)| (what.to_owned(), r)));
     // 4. Methods the routes do not have.
     for (method, uri) in [
         ("PUT", "/keys/movie-1"),
@@ -434,11 +378,65 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
         ("POST", "/keys/movie-1"),
         ("CONNECT", "/keys/movie-1"),
     ] {
-        let reply = send(&r, req(method, uri, &[("authorization", &bearer)], vec![])).await;
-        tally.record(&format!("{method} {uri}"), reply.status);
+        cases.push((
+            format!("{method} {uri}"),
+            req(method, uri, &[("authorization", &bearer)], vec![]),
+        ));
     }
+    cases
+}
 
-    assert!(tally.bad.is_empty(), "{:#?}", tally.bad);
+#[tokio::test]
+async fn malformed_input_is_4xx_and_changes_nothing() {
+    let store = Arc::new(MemoryLeaseStore::new());
+    let r = router(Arc::clone(&store));
+    let (victim, attacker) = (token("victim"), token("attacker"));
+    // The victim holds one lease (of 2 allowed); it must survive everything below.
+    let created = send(
+        &r,
+        post_json("/keys/leases", Some(&victim), r#"{"contentId":"movie-1"}"#),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let lease = created.json()["leaseId"].as_str().unwrap().to_owned();
+    let key_ok = || {
+        req(
+            "GET",
+            "/keys/movie-1",
+            &[
+                ("authorization", &format!("Bearer {victim}")),
+                ("x-blindcast-lease", &lease),
+            ],
+            vec![],
+        )
+    };
+    let before = send(&r, key_ok()).await;
+    assert_eq!(before.status, 200);
+
+    let cases = malformed_requests(&victim, &attacker, &lease);
+    let mut names = std::collections::BTreeSet::new();
+    for (name, _) in &cases {
+        assert!(names.insert(name.as_str()), "two cases named {name:?}");
+    }
+    // Every case is sent; a failure lists each case outside 4xx by name.
+    let mut tally = Tally::new();
+    for (name, request) in cases {
+        tally.record(&name, send(&r, request).await.status);
+    }
+    assert!(tally.bad.is_empty(), "cases outside 4xx: {:#?}", tally.bad);
+    // DELETE is idempotent by design: 204 whether or not the lease is the caller's, so the
+    // answer reveals nothing. Counted apart; the lease must survive it.
+    let deleted = send(
+        &r,
+        req(
+            "DELETE",
+            &format!("/keys/leases/{lease}"),
+            &[("authorization", &format!("Bearer {attacker}"))],
+            vec![],
+        ),
+    )
+    .await;
+    assert_eq!(deleted.status, 204, "DELETE of another viewer's lease");
     // No state change: the victim's lease still serves the same key, the victim still
     // has exactly one lease (one more fits, then 409), the attacker has none (two fit).
     let after = send(&r, key_ok()).await;
@@ -488,6 +486,5 @@ async fn malformed_input_is_4xx_and_changes_nothing() {
         tally.statuses,
         deleted.status
     );
-    assert!(tally.bad.is_empty(), "{:#?}", tally.bad);
     assert_eq!(tally.sent, 286, "update SECURITY.md");
 }

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::hostile_inputs::{Tally, bad_paths};
+use common::hostile_inputs::{Tally, bad_paths, short};
 use common::server;
 
 const ALLOWED: &str = "https://app.example.org";
@@ -70,7 +70,7 @@ async fn malformed_http_against_the_real_server() {
         let auth = format!("authorization: Bearer {attacker}\r\nx-blindcast-lease: {lease}\r\n");
         for path in bad_paths() {
             requests.push((
-                format!("GET {path:.60}"),
+                format!("GET {}", short(&path)),
                 format!("GET {path} HTTP/1.1\r\nhost: x\r\n{auth}connection: close\r\n\r\n").into_bytes(),
             ));
         }

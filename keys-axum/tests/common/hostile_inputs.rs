@@ -1,6 +1,6 @@
 //! Hostile inputs shared by the router's input tests (keys-axum `security_inputs`) and the
 //! real server's (system-tests `security_inputs`, which includes this file by path): the
-//! malformed key paths, and a tally of the statuses they got.
+//! malformed key paths, short unique names for cases, and a tally of the statuses they got.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -31,6 +31,16 @@ impl Tally {
     pub fn fivexx(&self) -> usize {
         self.statuses.range(500..).map(|(_, n)| n).sum()
     }
+}
+
+/// A case name short enough to read: long paths and values are cut, with their length, so
+/// that two cases never share a name.
+pub fn short(s: &str) -> String {
+    if s.len() <= 60 {
+        return s.to_owned();
+    }
+    let cut = s.char_indices().nth(40).map_or(s.len(), |(i, _)| i);
+    format!("{}... ({} bytes)", &s[..cut], s.len())
 }
 
 /// Content ids and epochs that must be refused (4xx) on the key routes.
