@@ -173,10 +173,17 @@ async fn only_publishers_entitled_to_the_content_may_presign() {
     );
 }
 
+/// A `POST /presign` of `text` as JSON by `token`.
+fn presign_request(token: &str, text: &str) -> http::Request<axum::body::Body> {
+    post_json("/presign", Some(token), text)
+}
+
 #[tokio::test]
 async fn bad_requests_get_400_naming_the_problem() {
     let r = router(Some(config("http://127.0.0.1:9")), None);
     let p = publisher();
+    // (case, request, expected status, expected error code; `None` for a success).
+    let mut cases: Vec<(String, http::Request<axum::body::Body>, u16, Option<&str>)> = Vec::new();
     let long = "a".repeat(256);
     for name in [
         "",
@@ -198,28 +205,14 @@ async fn bad_requests_get_400_naming_the_problem() {
         "seg#.ts",
         long.as_str(),
     ] {
-        let reply = presign(
-            &r,
-            Some(&p),
-            &body("movie-1", &[("ok.ts", "video/mp2t"), (name, "video/mp2t")]),
-        )
-        .await;
-        assert_eq!(
-            (reply.status, reply.code().as_str()),
-            (400, "invalid_file_name"),
-            "{name:?}"
-        );
+        let text = body("movie-1", &[("ok.ts", "video/mp2t"), (name, "video/mp2t")]);
+        cases.push((
+            format!("file name {name:.40?}"),
+            presign_request(&p, &text),
+            400,
+            Some("invalid_file_name"),
+        ));
     }
-    assert_eq!(
-        presign(
-            &r,
-            Some(&p),
-            &body("movie-1", &[(&"a".repeat(255), "video/mp2t")])
-        )
-        .await
-        .status,
-        200
-    );
     for kind in [
         "",
         "video",
@@ -230,18 +223,19 @@ async fn bad_requests_get_400_naming_the_problem() {
         "vidéo/mp2t",
         "video /mp2t",
     ] {
-        let reply = presign(&r, Some(&p), &body("movie-1", &[("a.ts", kind)])).await;
-        assert_eq!(
-            (reply.status, reply.code().as_str()),
-            (400, "invalid_content_type"),
-            "{kind:?}"
-        );
+        let text = body("movie-1", &[("a.ts", kind)]);
+        cases.push((
+            format!("content type {kind:?}"),
+            presign_request(&p, &text),
+            400,
+            Some("invalid_content_type"),
+        ));
     }
     let too_many: Vec<(String, &str)> = (0..101)
         .map(|i| (format!("seg{i:03}.ts"), "video/mp2t"))
         .collect();
     let names: Vec<(&str, &str)> = too_many.iter().map(|(n, k)| (n.as_str(), *k)).collect();
-    let cases: Vec<(&str, String, u16, &str)> = vec![
+    let bodies: Vec<(&str, String, u16, &str)> = vec![
         ("no contentType on a PUT", json!({"contentId": "movie-1", "files": [{"name": "a.ts"}]}).to_string(), 400, "invalid_content_type"),
         ("no files", body("movie-1", &[]), 400, "invalid_body"),
         ("101 files", body("movie-1", &names), 400, "invalid_body"),
@@ -253,23 +247,16 @@ async fn bad_requests_get_400_naming_the_problem() {
         ("a bad content id", body("../movie", &[("a.ts", "video/mp2t")]), 400, "invalid_content_id"),
         ("GET while GET is off", json!({"contentId": "movie-1", "files": [{"name": "a.ts", "method": "GET"}]}).to_string(), 403, "forbidden"),
     ];
-    for (case, text, status, code) in cases {
-        let reply = presign(&r, Some(&p), &text).await;
-        assert_eq!(
-            (reply.status, reply.code().as_str()),
-            (status, code),
-            "{case}"
-        );
+    for (case, text, status, code) in bodies {
+        cases.push((
+            case.to_owned(),
+            presign_request(&p, &text),
+            status,
+            Some(code),
+        ));
     }
-    let hundred: Vec<(&str, &str)> = names[..100].to_vec();
-    assert_eq!(
-        presign(&r, Some(&p), &body("movie-1", &hundred))
-            .await
-            .status,
-        200
-    );
-    // Not JSON at all.
-    let request = http::Request::post("/presign")
+    // Not JSON at all, and larger than the presign body limit.
+    let not_json = http::Request::post("/presign")
         .header("authorization", format!("Bearer {p}"))
         .header("content-type", "text/plain")
         .body(axum::body::Body::from(body(
@@ -277,13 +264,53 @@ async fn bad_requests_get_400_naming_the_problem() {
             &[("a.ts", "video/mp2t")],
         )))
         .unwrap();
-    assert_eq!(send(&r, request).await.status, 415);
-    // Larger than the presign body limit.
+    cases.push((
+        "a text/plain body".into(),
+        not_json,
+        415,
+        Some("unsupported_media_type"),
+    ));
     let huge = format!(
         "{{\"contentId\":\"movie-1\",\"pad\":\"{}\"}}",
         "x".repeat(200_000)
     );
-    assert_eq!(presign(&r, Some(&p), &huge).await.status, 413);
+    cases.push((
+        "a 200 KB body".into(),
+        presign_request(&p, &huge),
+        413,
+        Some("payload_too_large"),
+    ));
+    // Controls at the limits, so the refusals above are about the named problem.
+    let longest = body("movie-1", &[(&"a".repeat(255), "video/mp2t")]);
+    cases.push((
+        "control: a 255-byte file name".into(),
+        presign_request(&p, &longest),
+        200,
+        None,
+    ));
+    let hundred = body("movie-1", &names[..100]);
+    cases.push((
+        "control: 100 files".into(),
+        presign_request(&p, &hundred),
+        200,
+        None,
+    ));
+
+    let mut wrong = Vec::new();
+    let total = cases.len();
+    for (case, request, status, code) in cases {
+        let reply = send(&r, request).await;
+        let got = (reply.status, code.map(|_| reply.code()));
+        if got != (status, code.map(str::to_owned)) {
+            wrong.push(format!("{case}: expected {status} {code:?}, got {got:?}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {total} cases wrong: {wrong:#?}",
+        wrong.len()
+    );
+    assert_eq!(total, 40, "a case was lost");
 }
 
 /// Collects everything logged while `f` runs, as the JSON lines the server prints.
