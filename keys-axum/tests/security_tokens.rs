@@ -6,15 +6,15 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use blindcast_keys_axum::{JwtAuthenticator, KeyServer};
+use common::jwks_endpoint::JwksEndpoint;
 use common::signing::jwks;
-use common::{SECRET, deriver, jwks_server, send};
+use common::{SECRET, deriver, send};
 use http::Request;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
@@ -392,8 +392,9 @@ fn jwks_doc() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_tokens_are_never_accepted() {
-    let (legit_url, legit_hits) = jwks_server(jwks_doc()).await;
-    let (attacker_url, attacker_hits) = jwks_server(jwks_doc()).await;
+    let legit_idp = JwksEndpoint::start(&jwks_doc()).await;
+    let attacker_idp = JwksEndpoint::start(&jwks_doc()).await;
+    let (legit_url, attacker_url) = (legit_idp.url.clone(), attacker_idp.url.clone());
     let builder = || {
         JwtAuthenticator::builder()
             .issuer(ISS)
@@ -452,8 +453,8 @@ async fn forged_tokens_are_never_accepted() {
          ({distinct} forged tokens over 3 key configurations x up to 3 carriers); statuses {statuses:?}; \
          attacker JWKS fetched {} times; legit JWKS fetched {} times",
         accepted.len(),
-        attacker_hits.load(Ordering::SeqCst),
-        legit_hits.load(Ordering::SeqCst),
+        attacker_idp.hits(),
+        legit_idp.hits(),
     );
     assert!(accepted.is_empty(), "accepted: {accepted:#?}");
     // The counts SECURITY.md quotes (77 forged tokens per configuration, 693 requests):
@@ -461,7 +462,7 @@ async fn forged_tokens_are_never_accepted() {
     assert_eq!((distinct, sent), (3 * 77, 693), "update SECURITY.md");
     assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), [401]);
     assert_eq!(
-        attacker_hits.load(Ordering::SeqCst),
+        attacker_idp.hits(),
         0,
         "a URL from a token header was fetched"
     );

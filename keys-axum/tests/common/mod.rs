@@ -115,22 +115,3 @@ pub fn post_json(uri: &str, token: Option<&str>, body: &str) -> Request<Body> {
 pub fn arc<T>(t: T) -> Arc<T> {
     Arc::new(t)
 }
-
-/// Serves `body` at /jwks.json on 127.0.0.1 and counts the fetches.
-pub async fn jwks_server(body: String) -> (String, Arc<std::sync::atomic::AtomicU64>) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    let hits = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&hits);
-    let app = axum::Router::new().route(
-        "/jwks.json",
-        axum::routing::get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let body = body.clone();
-            async move { ([("content-type", "application/json")], body) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (format!("http://{addr}/jwks.json"), hits)
-}
