@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets (fuzz/seeds/TARGET/NAME) from the attack
-lists of keys-axum/tests/security_inputs.rs and security_tokens.rs. Run it again after
-changing those lists; scripts/fuzz reads these directories besides its growing corpus."""
+lists of keys-axum/tests/security_inputs.rs (its paths in common/hostile_inputs.rs) and
+security_tokens.rs. Run it again after changing those lists; scripts/fuzz reads these
+directories besides its growing corpus."""
 import base64, hashlib, hmac, json, os, shutil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,7 +23,7 @@ def write(target, items):
         with open(os.path.join(d, f"seed-{i:03}"), "wb") as f:
             f.write(data if isinstance(data, bytes) else data.encode())
 
-# security_inputs.rs bad_paths()
+# common/hostile_inputs.rs bad_paths()
 ids = ["..", ".", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "%2E%2E%2F", "%2e", ".hidden", "a%2Fb", "%2F",
        "%5C", "a%5Cb", "..%5C..%5C", "%00", "a%00b", "%0d%0aX-Injected:%201", "%C3%A9", "m%C3%A9",
        "%F0%9F%8E%AC", "%FF", "%C0%AE%C0%AE", "%E2%80%AE", "a%20b", "%20", "a%09b", "movie-1%3B",

@@ -5,13 +5,13 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use blindcast_keys_axum::auth::JwtConfigError;
 use blindcast_keys_axum::{JwtAuthenticator, KeyServer};
+use common::jwks_endpoint::JwksEndpoint;
 use common::signing::now;
 use common::*;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -56,7 +56,8 @@ fn claims(sub: &str) -> Value {
 
 #[tokio::test]
 async fn rs256_es256_eddsa_from_a_jwks_url() {
-    let (url, hits) = jwks_server(jwks()).await;
+    let idp = JwksEndpoint::start(&jwks()).await;
+    let url = idp.url.clone();
     let auth = JwtAuthenticator::builder().jwks_url(&url).build().unwrap();
     let router = KeyServer::new(deriver(), auth).router();
     for (alg, kid) in [
@@ -75,12 +76,13 @@ async fn rs256_es256_eddsa_from_a_jwks_url() {
             200
         );
     }
-    assert_eq!(hits.load(Ordering::SeqCst), 1, "one fetch serves all keys");
+    assert_eq!(idp.hits(), 1, "one fetch serves all keys");
 }
 
 #[tokio::test]
 async fn random_kids_refetch_at_most_once_per_cooldown() {
-    let (url, hits) = jwks_server(jwks()).await;
+    let idp = JwksEndpoint::start(&jwks()).await;
+    let url = idp.url.clone();
     let auth = Arc::new(
         JwtAuthenticator::builder()
             .jwks_url(&url)
@@ -101,17 +103,14 @@ async fn random_kids_refetch_at_most_once_per_cooldown() {
         assert!(t.await.unwrap(), "a token with an unknown kid was accepted");
     }
     // The prefetch, plus at most one refetch for the whole burst.
-    assert!(
-        hits.load(Ordering::SeqCst) <= 2,
-        "{} fetches",
-        hits.load(Ordering::SeqCst)
-    );
-    assert_eq!(hits.load(Ordering::SeqCst), auth.jwks_fetches());
+    assert!(idp.hits() <= 2, "{} fetches", idp.hits());
+    assert_eq!(idp.hits(), auth.jwks_fetches());
 }
 
 #[tokio::test]
 async fn a_rotated_key_is_picked_up_by_kid() {
-    let (url, hits) = jwks_server(jwks()).await;
+    let idp = JwksEndpoint::start(&jwks()).await;
+    let url = idp.url.clone();
     let auth = JwtAuthenticator::builder()
         .jwks_url(&url)
         .jwks_refetch_cooldown(Duration::ZERO)
@@ -121,7 +120,7 @@ async fn a_rotated_key_is_picked_up_by_kid() {
     assert!(auth.verify(&t).await.is_ok());
     let unknown = sign(Algorithm::ES256, Some("ec-2"), claims("v"));
     assert!(auth.verify(&unknown).await.is_err());
-    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(idp.hits(), 2);
 }
 
 #[tokio::test]
@@ -261,7 +260,8 @@ async fn forged_tokens_are_refused() {
 
 #[tokio::test]
 async fn header_urls_are_never_fetched() {
-    let (url, hits) = jwks_server(jwks()).await;
+    let idp = JwksEndpoint::start(&jwks()).await;
+    let url = idp.url.clone();
     let auth = JwtAuthenticator::builder()
         .public_key_pem(RSA_PUB.as_bytes())
         .build()
@@ -274,7 +274,7 @@ async fn header_urls_are_never_fetched() {
     let t = encode(&header, &claims("v"), &key_of(Algorithm::ES256)).unwrap();
     assert!(auth.verify(&t).await.is_err());
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    assert_eq!(idp.hits(), 0);
 }
 
 #[tokio::test]

@@ -23,7 +23,6 @@ use server::{Server, client, start, token};
 use tokio::process::Command;
 use tokio::time::timeout;
 
-
 const CONTENT: &str = "demo-movie";
 const VIEWER: &str = "viewer-1";
 /// VIEWER's id in the audit log: no JWT_ISSUER is set, so it is the (iss, sub) pair, and

@@ -5,22 +5,19 @@
 //! player (ffmpeg) reads them back through presigned GET URLs and decrypts them with a key
 //! from the key server: every decoded frame equals the source's.
 //! Nothing here skips: a missing tool fails the test with the command that installs it.
-#![cfg(feature = "cli")]
 #![allow(clippy::unwrap_used)]
 
 mod common;
 use common::{media, s3, server};
 
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use blindcast_keys_axum::AUDIT_TARGET;
-use blindcast_keys_axum::auth::mint_hs256;
 use media::{Decoded, framemd5, package, require_ffmpeg};
 use s3::{S3Server, SECRET_KEY};
 use serde_json::{Value, json};
-use server::{JWT_SECRET, Server, client, start};
+use server::{Server, client, start, token, token_with};
 
 const CONTENT: &str = "demo-movie";
 const PUBLISHER: &str = "studio-1";
@@ -28,14 +25,6 @@ const VIEWER: &str = "viewer-1";
 /// VIEWER's id in the audit log: no JWT_ISSUER is set, so it is the (iss, sub) pair, and
 /// the test tokens carry no `iss`.
 const AUDIT_VIEWER: &str = r#"[null,"viewer-1"]"#;
-
-fn mint(sub: &str, claims: Value) -> String {
-    let Value::Object(map) = claims else {
-        unreachable!()
-    };
-    let extra: BTreeMap<String, Value> = map.into_iter().collect();
-    mint_hs256(JWT_SECRET.as_bytes(), sub, Duration::from_secs(3600), extra).unwrap()
-}
 
 /// `POST /presign` as `token`; returns the answer's files.
 async fn presign(server: &Server, token: &str, files: Value) -> Vec<Value> {
@@ -126,8 +115,8 @@ async fn publisher_uploads_ciphertext_through_presigned_urls_and_ffmpeg_plays_it
     );
 
     // 3. Presign: viewers may not; the publisher gets one PUT URL per file.
-    let publisher = mint(PUBLISHER, json!({ "role": "publisher" }));
-    let viewer = mint(VIEWER, json!({}));
+    let publisher = token_with(PUBLISHER, &[("role", json!("publisher"))]);
+    let viewer = token(VIEWER);
     let files: Vec<Value> = names
         .iter()
         .map(|n| json!({ "name": n, "contentType": content_type(n) }))

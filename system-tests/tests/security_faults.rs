@@ -7,7 +7,6 @@
 mod common;
 use common::server;
 
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,7 +18,7 @@ use server::{PgCluster, bounded, client, start, token};
 /// These tests kill things and time them: run them one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const QUIET: (&str, &str) = ("LOG_LEVEL", "warn,blindcast_keys_axum::server=info");
+const QUIET: (&str, &str) = ("LOG_LEVEL", server::QUIET);
 
 #[derive(Debug, Clone)]
 struct Sample {

@@ -7,7 +7,6 @@
 mod common;
 use common::server;
 
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -82,7 +81,7 @@ async fn four_processes_sharing_postgres_never_over_admit() {
             start(&[
                 ("LEASE_STORE", &url),
                 ("MAX_LEASES_PER_VIEWER", "2"),
-                ("LOG_LEVEL", "warn,blindcast_keys_axum::server=info"),
+                ("LOG_LEVEL", server::QUIET),
             ])
         })
         .collect();
@@ -104,7 +103,7 @@ async fn two_processes_sharing_sqlite_never_over_admit() {
             start(&[
                 ("LEASE_STORE", &store),
                 ("MAX_LEASES_PER_VIEWER", "2"),
-                ("LOG_LEVEL", "warn,blindcast_keys_axum::server=info"),
+                ("LOG_LEVEL", server::QUIET),
             ])
         })
         .collect();

@@ -8,7 +8,6 @@
 mod common;
 use common::server;
 
-
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;

@@ -7,7 +7,6 @@
 mod common;
 use common::server;
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -94,7 +93,7 @@ async fn slow_clients_are_cut_off_without_starving_others() {
         ("HEADER_READ_TIMEOUT", "1s"),
         ("REQUEST_TIMEOUT", "2s"),
         ("MAX_CONNECTIONS", "256"),
-        ("LOG_LEVEL", "warn,blindcast_keys_axum::server=info"),
+        ("LOG_LEVEL", server::QUIET),
     ]);
     bounded(Duration::from_secs(60), "slow clients", async {
         let stop = Arc::new(AtomicBool::new(false));
@@ -165,7 +164,7 @@ async fn a_connection_flood_stays_within_max_connections() {
     let srv = start(&[
         ("HEADER_READ_TIMEOUT", "1s"),
         ("MAX_CONNECTIONS", "32"),
-        ("LOG_LEVEL", "warn,blindcast_keys_axum::server=info"),
+        ("LOG_LEVEL", server::QUIET),
     ]);
     bounded(Duration::from_secs(60), "flood", async {
         let baseline = srv.open_sockets();

@@ -2,69 +2,18 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::openssl_hkdf;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read as _, Write as _};
+use std::process::Command;
 use std::time::Duration;
 
-use common::server::{BIN, JWT_SECRET as SECRET, MASTER_HEX as MASTER, SALT_HEX as SALT};
+use common::server::{BIN, Server, expected_key, server_env, start};
 
-fn base_env(cmd: &mut Command) -> &mut Command {
-    cmd.env_clear()
-        .env("MASTER_KEY", MASTER)
-        .env("SALT", SALT)
-        .env("JWT_SECRET", SECRET)
-        .env("BIND", "127.0.0.1:0")
-        .env("LOG_FORMAT", "json")
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(extra: &[(&str, &str)]) -> Server {
-    let mut cmd = Command::new(BIN);
-    base_env(&mut cmd).arg("serve");
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-            && v["message"] == "listening"
-        {
-            break v["addr"].as_str().unwrap().to_owned();
-        }
-    };
-    // Keep draining the logs so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
-
+/// A token from the binary's own `token` command, with the test servers' secret.
 fn token(sub: &str) -> String {
-    let out = base_env(&mut Command::new(BIN))
+    let out = Command::new(BIN)
+        .env_clear()
+        .envs(server_env(&[]))
         .args(["token", "--sub", sub, "--ttl", "10m"])
         .output()
         .unwrap();
@@ -74,11 +23,6 @@ fn token(sub: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// The key a correct server serves, from `openssl kdf` (not from the binary's code).
-fn derive(content: &str) -> Vec<u8> {
-    openssl_hkdf::openssl_key(MASTER, SALT, content, None)
 }
 
 async fn leases_limit_and_keys(server: &Server) {
@@ -114,7 +58,7 @@ async fn leases_limit_and_keys(server: &Server) {
     assert_eq!(with_lease.status(), 200);
     assert_eq!(
         with_lease.bytes().await.unwrap().to_vec(),
-        derive("movie-1")
+        expected_key("movie-1", None)
     );
     // The query form, as a key URI in a playlist would carry it.
     let query = http
@@ -180,7 +124,7 @@ async fn leases_limit_and_keys_for(server: &Server, viewer: &str) {
     assert_eq!(key.status(), 200);
     assert_eq!(
         key.bytes().await.unwrap().to_vec(),
-        openssl_hkdf::openssl_key(MASTER, SALT, "movie-1", Some(9))
+        expected_key("movie-1", Some(9))
     );
 }
 
@@ -196,7 +140,10 @@ async fn keys_without_a_lease_store_need_only_a_token() {
         .unwrap();
     assert_eq!(key.status(), 200);
     assert_eq!(key.headers()["content-type"], "application/octet-stream");
-    assert_eq!(key.bytes().await.unwrap().to_vec(), derive("movie-1"));
+    assert_eq!(
+        key.bytes().await.unwrap().to_vec(),
+        expected_key("movie-1", None)
+    );
 }
 
 #[test]
@@ -213,12 +160,18 @@ fn bad_settings_exit_2_naming_the_setting() {
         ("JWT_PUBLIC_KEY_FILE", "/nonexistent/key.pem"),
         ("MASTER_KEY", "abcd"),
     ] {
-        let mut cmd = Command::new(BIN);
-        base_env(&mut cmd).env(name, value).arg("serve");
-        if name == "JWT_JWKS_URL" || name == "JWT_PUBLIC_KEY_FILE" {
-            cmd.env_remove("JWT_SECRET");
+        // A key source other than the secret replaces it.
+        let replaces_secret = name == "JWT_JWKS_URL" || name == "JWT_PUBLIC_KEY_FILE";
+        let mut extra = vec![(name, value)];
+        if replaces_secret {
+            extra.push(("JWT_SECRET", ""));
         }
-        let out = cmd.output().unwrap();
+        let out = Command::new(BIN)
+            .env_clear()
+            .envs(server_env(&extra))
+            .arg("serve")
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
@@ -232,8 +185,7 @@ fn bad_settings_exit_2_naming_the_setting() {
     }
     let out = Command::new(BIN)
         .env_clear()
-        .env("MASTER_KEY", MASTER)
-        .env("SALT", SALT)
+        .envs(server_env(&[("JWT_SECRET", "")]))
         .arg("serve")
         .output()
         .unwrap();
@@ -244,6 +196,14 @@ fn bad_settings_exit_2_naming_the_setting() {
 #[test]
 fn sigterm_shuts_down_cleanly() {
     let server = start(&[]);
+    // One answered request first: the "listening" line comes before the server installs
+    // its signal handlers, and a SIGTERM in between kills it the default way.
+    let mut conn = std::net::TcpStream::connect(&server.addr).unwrap();
+    conn.write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let pid = server.child.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());

@@ -1,8 +1,7 @@
 //! A JWKS endpoint on 127.0.0.1 that a test steers: it serves a document (optionally
 //! with `Cache-Control`, optionally slowly), answers 500, hangs (accepts the connection,
 //! reads the request, never answers), or refuses connections (its port closed). It counts
-//! requests and signals each one, so tests wait on events instead of sleeping. Included
-//! with `#[path = "common/jwks_endpoint.rs"] mod jwks_endpoint;`.
+//! requests and signals each one, so tests wait on events instead of sleeping.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::net::SocketAddr;

@@ -1,4 +1,11 @@
-//! Helpers shared by the router tests.
+//! The one set of fixtures of the router tests (in process, through `oneshot`): the
+//! secrets and master key, request helpers, signing keys (`signing`), a steerable JWKS
+//! endpoint (`jwks_endpoint`), hostile inputs (`hostile_inputs`), a test deadline
+//! (`deadline`), and the independent key oracle (`openssl_hkdf`). Every test file includes
+//! it with `mod common;`. The system tests include `deadline`, `hostile_inputs`,
+//! `jwks_endpoint`, `openssl_hkdf` and `signing` from here by path (one copy of each);
+//! their master key and secrets are their own (system-tests/tests/common/server.rs), and
+//! no test binary holds both sets.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -14,7 +21,13 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod deadline;
+pub mod hostile_inputs;
+pub mod jwks_endpoint;
 pub mod signing;
+
+#[allow(unused_imports)] // Not every test file needs a deadline.
+pub use deadline::bounded;
 
 pub const SECRET: &[u8] = b"test secret of at least thirty-two bytes";
 pub const MASTER_HEX: &str = "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b";
@@ -101,23 +114,4 @@ pub fn post_json(uri: &str, token: Option<&str>, body: &str) -> Request<Body> {
 
 pub fn arc<T>(t: T) -> Arc<T> {
     Arc::new(t)
-}
-
-/// Serves `body` at /jwks.json on 127.0.0.1 and counts the fetches.
-pub async fn jwks_server(body: String) -> (String, Arc<std::sync::atomic::AtomicU64>) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    let hits = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&hits);
-    let app = axum::Router::new().route(
-        "/jwks.json",
-        axum::routing::get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let body = body.clone();
-            async move { ([("content-type", "application/json")], body) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (format!("http://{addr}/jwks.json"), hits)
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::process::Command;
 use tokio::time::timeout;
 
-use crate::server::{BIN, MASTER_HEX, SALT_HEX};
+use super::server::{BIN, MASTER_HEX, SALT_HEX};
 
 /// The repository root.
 pub fn workspace() -> PathBuf {

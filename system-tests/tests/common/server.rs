@@ -8,7 +8,7 @@ use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The `blindcast-keys` binary under test: this crate's copy of it (`src/bin`), which is
 /// `blindcast_keys::main` and nothing else, so cargo builds it before the tests run.
@@ -17,6 +17,18 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_blindcast-keys-under-test");
 pub const MASTER_HEX: &str = "9f3c51e07ab26d48c1f0e9375b8a2d64e3c7190fb5d2a86e4f1c0b7d92a6e853";
 pub const SALT_HEX: &str = "5d7e1a9c3b2f4e6081d3c5a7e9f1b2d4";
 pub const JWT_SECRET: &str = "S3cr3t-jwt-Kq7vX2mP9wL4zR8tY1nB6cF0hJ5dG";
+/// `LOG_LEVEL` for tests that make many requests: warnings only, plus the "listening" line
+/// that [`start`] waits for.
+pub const QUIET: &str = "warn,blindcast_keys::tcp=info";
+
+#[allow(unused_imports)] // Not every test file needs a deadline.
+pub use super::deadline::bounded;
+
+/// The key a correct server serves for `content` (and `epoch`) with [`MASTER_HEX`] and
+/// [`SALT_HEX`], computed by `openssl kdf`, not by the workspace's code.
+pub fn expected_key(content: &str, epoch: Option<u64>) -> Vec<u8> {
+    super::openssl_hkdf::openssl_key(MASTER_HEX, SALT_HEX, content, epoch)
+}
 
 /// Everything a server printed, stdout and stderr interleaved by line.
 #[derive(Clone, Default)]
@@ -196,11 +208,20 @@ impl Server {
 
 /// An HS256 token of the test servers' secret, valid for an hour.
 pub fn token(sub: &str) -> String {
+    token_with(sub, &[])
+}
+
+/// Like [`token`], with these extra claims (`iss`, `role`, ...).
+pub fn token_with(sub: &str, claims: &[(&str, serde_json::Value)]) -> String {
+    let extra = claims
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
     blindcast_keys_axum::auth::mint_hs256(
         JWT_SECRET.as_bytes(),
         sub,
         Duration::from_secs(3600),
-        BTreeMap::new(),
+        extra,
     )
     .unwrap()
 }
@@ -321,16 +342,4 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
-/// Runs `f` with a deadline; panics with `what` when it is passed.
-pub async fn bounded<T>(limit: Duration, what: &str, f: impl std::future::Future<Output = T>) -> T {
-    let started = Instant::now();
-    match tokio::time::timeout(limit, f).await {
-        Ok(v) => v,
-        Err(_) => panic!(
-            "{what}: not done within {limit:?} (started {:?} ago)",
-            started.elapsed()
-        ),
-    }
 }
