@@ -16,6 +16,8 @@ export interface KeySessionOptions {
   contentId: string;
   /** The viewer's current token; called at start and again when the server answers 401. */
   getToken: () => string | Promise<string>;
+  /** A lease created elsewhere (the app's backend): renewed from the start instead of created. */
+  leaseId?: string;
   /** `headers` (default): Authorization and X-Blindcast-Lease; `query`: `token` and `lease` query parameters. */
   credentials?: 'headers' | 'query';
   /** Fraction of `renewAfterSeconds` subtracted at random (default 0.1). */

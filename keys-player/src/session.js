@@ -223,6 +223,13 @@ export function createKeySession(options) {
         win.addEventListener('pageshow', onPageShow);
       }
       if (token === null) await refreshToken();
+      if (options.leaseId && !lease) {
+        // A lease the app's backend created: renew it now, which also checks it.
+        lease = { leaseId: options.leaseId };
+        expiresAt = now();
+        renew();
+        return lease;
+      }
       try {
         return await create(false);
       } catch (error) {
