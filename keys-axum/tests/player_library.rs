@@ -13,8 +13,9 @@
 //!   request to the media origin carries a token or lease; closing the page releases the
 //!   lease (its row is gone and the viewer's active count drops to 0);
 //! - a token that expires every 3 s (JWT_LEEWAY=0) is replaced through `getToken()`;
-//! - the key server stopped for 4 s mid-playback (lease TTL 9 s): renewals retry, key
-//!   requests that failed meanwhile are retried, and the same lease carries on.
+//! - the key server stopped for 6 s mid-playback, between two epoch keys (lease TTL 15 s):
+//!   renewals retry, key requests that failed meanwhile are retried, and the same lease
+//!   carries on.
 //!
 //! One case runs with one page holding the lease: the 409 is answered to the lease
 //! creation, which `page.js` does the same way before any player exists, so the three
@@ -312,8 +313,19 @@ async fn serve_media(dir: PathBuf) -> MediaServer {
                         .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
                         .collect(),
                 });
+                // Preflights are allowed whatever they ask, like a permissive CDN: a leaked
+                // header then reaches this record instead of failing in the browser.
                 let mut response = if request.method() == Method::OPTIONS {
-                    StatusCode::NO_CONTENT.into_response()
+                    let asked = request
+                        .headers()
+                        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                        .cloned()
+                        .unwrap_or(HeaderValue::from_static("*"));
+                    (
+                        [(header::ACCESS_CONTROL_ALLOW_HEADERS, asked)],
+                        StatusCode::NO_CONTENT,
+                    )
+                        .into_response()
                 } else {
                     file_response(&state.dir, request.uri().path())
                 };
@@ -936,67 +948,84 @@ async fn each_player_recovers_from_a_key_server_stopped_mid_playback_within_the_
     let _serial = SERIAL.lock().await;
     require_browser_tools();
     let started = Instant::now();
-    // A 9 s lease (renewed every 3 s): at least 6 s left when the server stops for 4 s.
-    let mut s = setup(&[("LEASE_TTL", "9s")]).await;
+    // A 15 s lease, renewed every 5 s: a renewal falls into the 6 s outage below, and
+    // the lease has at least 10 s left when the server stops.
+    let mut s = setup(&[("LEASE_TTL", "15s")]).await;
     let mut browser = Browser::start();
+    // One player at a time: the server stops at a point of that player's playback.
     for (player, file) in PLAYERS {
         let t = token(&viewer(player));
         browser
             .open(player, &s.page(file, &format!("&token={t}&buffer=2")))
             .await;
-    }
-    let names: Vec<&str> = PLAYERS.iter().map(|p| p.0).collect();
-    browser
-        .wait_all(&names, Duration::from_secs(60), "2.5 s of playback", |st| {
-            st["currentTime"].as_f64().unwrap() >= 2.5
-        })
-        .await;
-    // Stopped hard for 4 s, over the time the 2 s buffers need their next epoch's key;
-    // back on the same address with the same SQLite file before any lease expires.
-    s.keys.kill9();
-    sleep(Duration::from_secs(4)).await;
-    let mut env = s.keys.env.clone();
-    env.insert("BIND".into(), s.keys.addr.clone());
-    s.keys = start_with(env, &[]);
+        // Stop when the player has its epoch 1 key (segment 2, fetched at about 2 s of
+        // playback with a 2 s buffer) and not epoch 2's (segment 4, at about 6 s): it
+        // needs a key while the server is away.
+        let id = format!(r#"[null,"{}"]"#, viewer(player));
+        let waiting = Instant::now();
+        loop {
+            let audit = audit(&s.keys);
+            let has = |epoch: i64| {
+                audit.iter().any(|e| {
+                    e["outcome"] == "issued" && e["epoch"] == epoch && e["viewer"] == id.as_str()
+                })
+            };
+            if has(1) {
+                assert!(!has(2), "{player}: epoch 2 key fetched already: {audit:?}");
+                break;
+            }
+            assert!(
+                waiting.elapsed() < Duration::from_secs(60),
+                "{player}: no epoch 1 key fetched: {audit:?}"
+            );
+            sleep(Duration::from_millis(50)).await;
+        }
+        // Stopped hard for 6 s; back on the same address with the same SQLite file.
+        s.keys.kill9();
+        sleep(Duration::from_secs(6)).await;
+        let mut env = s.keys.env.clone();
+        env.insert("BIND".into(), s.keys.addr.clone());
+        s.keys = start_with(env, &[]);
 
-    let states = browser
-        .wait_all(&names, Duration::from_secs(120), "the end", ended)
-        .await;
-    for ((player, _), state) in PLAYERS.iter().zip(&states) {
-        assert_frames_equal_source(player, state, &s.source);
+        let state = browser
+            .wait_all(&[player], Duration::from_secs(90), "the end", ended)
+            .await
+            .remove(0);
+        assert_frames_equal_source(player, &state, &s.source);
         let retries = state["retries"].as_array().unwrap();
         assert!(
             !retries.is_empty(),
             "{player}: no renewal was retried: {}",
-            brief(state)
+            brief(&state)
         );
         // Retried within the lease's lifetime: the same lease throughout, never expired.
         assert_eq!(
-            distinct_leases(state).len(),
+            distinct_leases(&state).len(),
             1,
             "{player}: {}",
-            brief(state)
+            brief(&state)
         );
         assert!(
-            events(state, "expired").is_empty(),
+            events(&state, "expired").is_empty(),
             "{player}: {}",
-            brief(state)
+            brief(&state)
         );
         assert!(
-            events(state, "recreate").is_empty(),
+            events(&state, "recreate").is_empty(),
             "{player}: {}",
-            brief(state)
+            brief(&state)
         );
         // ... and renewed on the restarted server.
         let lease = state["leaseId"].as_str().unwrap();
-        assert!(lease_renewals(&s.db, lease).unwrap() >= 2, "{player}");
+        assert!(lease_renewals(&s.db, lease).unwrap() >= 1, "{player}");
         // Playback recovered: a key request failed while the server was away.
-        let failed = refused(state, &s.keys.base, 0);
+        let failed = refused(&state, &s.keys.base, 0);
         eprintln!("{player}: failed while the key server was away: {failed:?}");
         assert!(
             failed.iter().any(|r| r.contains("/keys/demo-movie")),
             "{player}: no key request failed during the outage: {failed:?}"
         );
+        browser.close(player).await;
     }
     browser.quit().await;
     eprintln!("key server restart: {:?}", started.elapsed());
