@@ -6,7 +6,8 @@
 //! segments of `examples/hls/package.sh`, rotating epoch keys), which records every request
 //! it gets.
 //!
-//! The three players run side by side in one browser, one viewer each, in every case:
+//! The three players run side by side in one browser, one viewer each (one after the
+//! other in the restart case, which stops the server at a point of each one's playback):
 //! - playback: each plays to the end, every presented frame equal to the source's frame at
 //!   that time (SHA-256 of the decoded I420 pixels, WebCodecs in the page, ffmpeg here),
 //!   with at least two renewals (counted by the page and in the server's lease row); no
@@ -1020,7 +1021,10 @@ async fn each_player_recovers_from_a_key_server_stopped_mid_playback_within_the_
         assert!(lease_renewals(&s.db, lease).unwrap() >= 1, "{player}");
         // Playback recovered: a key request failed while the server was away.
         let failed = refused(&state, &s.keys.base, 0);
-        eprintln!("{player}: failed while the key server was away: {failed:?}");
+        eprintln!(
+            "{player}: failed while the key server was away: {failed:?}; player errors: {}",
+            state["errors"]
+        );
         assert!(
             failed.iter().any(|r| r.contains("/keys/demo-movie")),
             "{player}: no key request failed during the outage: {failed:?}"
