@@ -1,11 +1,11 @@
-// Drives examples/player/index.html in Debian's headless Chromium (playwright-core, no
+// Drives examples/player/index.html (hls.js on @blindcast/keys-player) in Debian's headless Chromium (playwright-core, no
 // browser download) and checks what a viewer would see. It starts no server itself.
 //
 //   node e2e.mjs --mode allowed|denied --key-server URL --page URL [--screenshot PATH]
 //
 // (or MODE, KEY_SERVER, PAGE_URL, SCREENSHOT in the environment; CHROMIUM overrides
 // /usr/bin/chromium). PAGE_URL is the full page URL with its fragment (token, keyServer,
-// src, ...); see player.js.
+// src, ...); see page.js.
 //
 // allowed: playback advances past several segments and across a key rotation, with no
 //   hls.js key-load error; every key request went to the key server's other origin after
@@ -188,7 +188,10 @@ try {
     summary.renewAfterLeaving = renewStatus;
     check(renewStatus === 404, `lease still renewable after leaving the page (HTTP ${renewStatus})`);
   } else {
-    const s = await waitFor((p) => p.errors.some((e) => e.details === 'keyLoadError'), 20000);
+    // The library retries a key request that got no answer (status 0, as a CORS refusal
+    // looks to the page) for about 16 s, since that is also what a restarting key server
+    // looks like; the error comes after.
+    const s = await waitFor((p) => p.errors.some((e) => e.details === 'keyLoadError'), 45000);
     // Give a wrongly working player time to show it plays.
     await new Promise((r) => setTimeout(r, 1000));
     const after = await state();
