@@ -19,7 +19,8 @@ use crate::auth::Authenticator;
 use crate::cors::CorsConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::{health, key_routes, lease_routes};
+use crate::state::AppState;
+use crate::{health, key_routes, lease_routes, outcome};
 
 /// Options of the router, with the defaults of the issue. Plain data: set the fields you
 /// need and keep `..Default::default()` for the rest.
@@ -55,19 +56,6 @@ impl Default for KeyRouterConfig {
             metrics: false,
         }
     }
-}
-
-/// Shared by every handler.
-#[derive(Debug)]
-pub(crate) struct AppState {
-    pub(crate) deriver: KeyDeriver,
-    pub(crate) auth: Arc<dyn Authenticator>,
-    pub(crate) leases: Option<Arc<dyn LeaseStore>>,
-    pub(crate) cache_control: HeaderValue,
-    pub(crate) config: KeyRouterConfig,
-    pub(crate) metrics: Option<Metrics>,
-    #[cfg(feature = "presign")]
-    pub(crate) presign: Option<Arc<crate::presign::PresignConfig>>,
 }
 
 /// Builds the key server's [`Router`]: the key and lease routes, health checks, CORS and
@@ -163,8 +151,11 @@ impl KeyServer {
             auth: self.auth,
             leases: self.leases,
             cache_control,
+            entitlement_claim: self.config.entitlement_claim,
+            lease_ttl: self.config.lease_ttl,
+            max_leases_per_viewer: self.config.max_leases_per_viewer,
+            body_limit: self.config.body_limit,
             metrics: metrics_on.then(Metrics::default),
-            config: self.config,
             #[cfg(feature = "presign")]
             presign: self.presign,
         });
@@ -195,7 +186,13 @@ impl KeyServer {
         if state.presign.is_some() {
             router = router.route("/presign", post(crate::presign::route::presign));
         }
+        // One layer records every route's outcome (audit, metrics, error log); fallbacks
+        // and health checks carry none.
         let mut router = router
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                outcome::record,
+            ))
             .fallback(|| async { ApiError::NotFound })
             .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
             .with_state(state);
