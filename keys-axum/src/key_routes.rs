@@ -105,7 +105,7 @@ async fn serve_key(
     let result = issue(state, &head, content, epoch, &mut outcome)
         .await
         .map(|key| key_response(&key, &state.cache_control));
-    outcome.answer(result)
+    outcome.answer(result).reuse(head.extensions)
 }
 
 /// Each id is moved into `outcome` as soon as it is known (and borrowed from there), so

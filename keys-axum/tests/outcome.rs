@@ -2,7 +2,7 @@
 //! in exactly the audit events, metrics and error log lines expected of it, written by one
 //! layer; a lease-store failure is logged with its cause on key routes as on lease routes,
 //! and nothing secret reaches those lines.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
 mod common;
 
