@@ -569,3 +569,23 @@ async fn presign_answers_are_audited_once() {
         assert!(!event.text().contains(secret), "{secret} in {event:?}");
     }
 }
+
+#[tokio::test]
+async fn neither_the_record_nor_the_request_extensions_leave_the_router() {
+    use tower::ServiceExt;
+
+    #[derive(Clone)]
+    struct FromTheRequest;
+
+    let router = KeyServer::new(deriver(), jwt()).router();
+    let t = token("viewer-1");
+    for (uri, status) in [("/keys/movie-1/3", 200), ("/keys/%2e%2e", 400)] {
+        let mut request = get(uri, Some(&t));
+        request.extensions_mut().insert(FromTheRequest);
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status, "{uri}");
+        // The key route carries its record in the request's map, emptied; the layer
+        // takes the record out.
+        assert!(response.extensions().is_empty(), "{uri}");
+    }
+}
