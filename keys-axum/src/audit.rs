@@ -1,65 +1,83 @@
-//! The audit trail: one structured event per key issued or refused, on the tracing target
-//! `blindcast_keys::audit`. Events carry ids and outcomes, never key bytes or tokens.
-
-use std::time::Instant;
-
-use blindcast_keys_core::ContentId;
-use blindcast_keys_core::lease::{LeaseId, ViewerId};
+//! The audit trail: one structured event per key or presign request, issued or refused, on
+//! the tracing target `blindcast_keys::audit`. Events carry ids and outcomes, never key
+//! bytes, tokens, URLs or credentials. The fields and their order are the format: the
+//! server's text log writes these events on a fast path of its own, byte for byte as the
+//! generic formatter would.
 
 /// The tracing target of audit events.
 pub const AUDIT_TARGET: &str = "blindcast_keys::audit";
 
-/// What is known about a key request so far; emitted once when it ends.
-#[derive(Debug)]
-pub(crate) struct KeyAudit {
-    pub(crate) started: Instant,
-    pub(crate) viewer: Option<ViewerId>,
-    pub(crate) content: Option<ContentId>,
-    pub(crate) epoch: Option<u64>,
-    pub(crate) lease: Option<LeaseId>,
+/// A key request's event. `refusal` is the error code, or `None` when the key was issued.
+pub(crate) fn key(
+    refusal: Option<&str>,
+    status: u16,
+    viewer: Option<&str>,
+    content: Option<&str>,
+    epoch: Option<u64>,
+    lease: Option<&str>,
+    latency_us: u64,
+) {
+    match refusal {
+        None => tracing::info!(
+            target: AUDIT_TARGET,
+            outcome = "issued",
+            status,
+            viewer,
+            content,
+            epoch,
+            lease,
+            latency_us,
+            "key issued"
+        ),
+        Some(reason) => tracing::info!(
+            target: AUDIT_TARGET,
+            outcome = "refused",
+            reason,
+            status,
+            viewer,
+            content,
+            epoch,
+            lease,
+            latency_us,
+            "key refused"
+        ),
+    }
 }
 
-impl KeyAudit {
-    pub(crate) fn start() -> Self {
-        Self {
-            started: Instant::now(),
-            viewer: None,
-            content: None,
-            epoch: None,
-            lease: None,
-        }
-    }
-
-    /// Emits the event. `refusal` is the error code, or `None` when the key was issued.
-    pub(crate) fn emit(&self, refusal: Option<&str>, status: u16) {
-        let latency_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let viewer = self.viewer.as_ref().map(ViewerId::as_str);
-        let content = self.content.as_ref().map(ContentId::as_str);
-        let lease = self.lease.as_ref().map(LeaseId::as_str);
-        match refusal {
-            None => tracing::info!(
-                target: AUDIT_TARGET,
-                outcome = "issued",
-                status,
-                viewer,
-                content,
-                epoch = self.epoch,
-                lease,
-                latency_us,
-                "key issued"
-            ),
-            Some(reason) => tracing::info!(
-                target: AUDIT_TARGET,
-                outcome = "refused",
-                reason,
-                status,
-                viewer,
-                content,
-                epoch = self.epoch,
-                lease,
-                latency_us,
-                "key refused"
-            ),
-        }
+/// A presign request's event: counts of the URLs signed, never a URL.
+pub(crate) fn presign(
+    refusal: Option<&str>,
+    status: u16,
+    publisher: Option<&str>,
+    content: Option<&str>,
+    puts: usize,
+    gets: usize,
+    latency_us: u64,
+) {
+    match refusal {
+        None => tracing::info!(
+            target: AUDIT_TARGET,
+            operation = "presign",
+            outcome = "presigned",
+            status,
+            publisher,
+            content,
+            files = puts + gets,
+            puts,
+            gets,
+            latency_us,
+            "urls presigned"
+        ),
+        Some(reason) => tracing::info!(
+            target: AUDIT_TARGET,
+            operation = "presign",
+            outcome = "refused",
+            reason,
+            status,
+            publisher,
+            content,
+            latency_us,
+            "presign refused"
+        ),
     }
 }

@@ -3,10 +3,27 @@
 use blindcast_keys_core::ContentId;
 use serde_json::{Map, Value};
 
+use crate::error::ApiError;
+
+/// 403 `forbidden` unless `claims` entitle to `content`; always fine without a `claim`
+/// configured.
+pub(crate) fn require_entitled(
+    claim: Option<&str>,
+    claims: &Map<String, Value>,
+    content: &ContentId,
+) -> Result<(), ApiError> {
+    match claim {
+        Some(claim) if !is_entitled(claims, claim, content) => {
+            Err(ApiError::Forbidden("not entitled to this content"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// True when `claims[claim]` (a string or a list of strings) names `content`, exactly or
 /// through a `prefix*` pattern (`*` alone matches everything). A missing or malformed
 /// claim entitles to nothing.
-pub(crate) fn is_entitled(claims: &Map<String, Value>, claim: &str, content: &ContentId) -> bool {
+fn is_entitled(claims: &Map<String, Value>, claim: &str, content: &ContentId) -> bool {
     let id = content.as_str();
     let matches = |pattern: &str| match pattern.strip_suffix('*') {
         Some(prefix) => id.starts_with(prefix),

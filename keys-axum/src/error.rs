@@ -199,9 +199,16 @@ impl From<AuthRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.to_response()
+    }
+}
+
+impl ApiError {
+    /// The response, leaving the error to its owner (the outcome record keeps it).
+    pub(crate) fn to_response(&self) -> Response {
         let status = self.status();
         let mut body = json!({ "error": self.code(), "message": self.message() });
-        if let Self::LeaseLimitReached { active, max } = &self {
+        if let Self::LeaseLimitReached { active, max } = self {
             body["active"] = json!(active);
             body["max"] = json!(max);
         }
@@ -214,7 +221,7 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("nosniff"),
         );
         if status == StatusCode::UNAUTHORIZED {
-            let challenge = match &self {
+            let challenge = match self {
                 Self::Auth(rejection) if rejection.had_token() => r#"Bearer error="invalid_token""#,
                 _ => "Bearer",
             };

@@ -9,7 +9,7 @@ use http::{HeaderValue, header};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::router::AppState;
+use crate::state::AppState;
 
 /// Liveness: the process answers.
 pub(crate) async fn healthz() -> Response {

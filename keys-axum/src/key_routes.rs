@@ -5,17 +5,17 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use blindcast_keys_core::lease::LeaseId;
 use blindcast_keys_core::{ContentId, DerivedKey, parse_epoch};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 
-use crate::audit::KeyAudit;
-use crate::entitlement::is_entitled;
+use crate::entitlement::require_entitled;
 use crate::error::ApiError;
+use crate::outcome::{Outcome, Recorded, Route};
 use crate::query::query_param;
-use crate::router::AppState;
+use crate::state::AppState;
 
 /// The header that carries a lease id on key requests.
 pub const LEASE_HEADER: &str = "x-blindcast-lease";
@@ -24,7 +24,7 @@ pub(crate) async fn content_key(
     State(state): State<Arc<AppState>>,
     path: Result<Path<String>, PathRejection>,
     request: Request,
-) -> Response {
+) -> Recorded<Response> {
     let content = path.map(|Path(c)| c).ok();
     serve_key(&state, request, content.as_deref(), None).await
 }
@@ -33,7 +33,7 @@ pub(crate) async fn epoch_key(
     State(state): State<Arc<AppState>>,
     path: Result<Path<(String, String)>, PathRejection>,
     request: Request,
-) -> Response {
+) -> Recorded<Response> {
     match path {
         Ok(Path((content, epoch))) => {
             serve_key(&state, request, Some(&content), Some(Some(&epoch))).await
@@ -72,14 +72,14 @@ fn percent_decode(raw: &str) -> Option<String> {
 pub(crate) async fn leases_content_key(
     State(state): State<Arc<AppState>>,
     request: Request,
-) -> Response {
+) -> Recorded<Response> {
     serve_key(&state, request, Some("leases"), None).await
 }
 
 pub(crate) async fn leases_renew_epoch_key(
     State(state): State<Arc<AppState>>,
     request: Request,
-) -> Response {
+) -> Recorded<Response> {
     serve_key(&state, request, Some("leases"), Some(Some("renew"))).await
 }
 
@@ -87,7 +87,7 @@ pub(crate) async fn leases_epoch_key(
     State(state): State<Arc<AppState>>,
     path: Result<Path<String>, PathRejection>,
     request: Request,
-) -> Response {
+) -> Recorded<Response> {
     let epoch = path.map(|Path(e)| e).ok();
     serve_key(&state, request, Some("leases"), Some(epoch.as_deref())).await
 }
@@ -99,55 +99,47 @@ async fn serve_key(
     request: Request,
     content: Option<&str>,
     epoch: Option<Option<&str>>,
-) -> Response {
+) -> Recorded<Response> {
     let (head, _body) = request.into_parts();
-    let mut audit = KeyAudit::start();
-    let result = issue(state, &head, content, epoch, &mut audit).await;
-    let (response, refusal) = match result {
-        Ok(key) => (key_response(&key, &state.cache_control), None),
-        Err(error) => {
-            let code = error.code().to_owned();
-            (error.into_response(), Some(code))
-        }
-    };
-    audit.emit(refusal.as_deref(), response.status().as_u16());
-    if let Some(metrics) = &state.metrics {
-        metrics.key_request(refusal.as_deref(), audit.started.elapsed());
-    }
-    response
+    let mut outcome = Outcome::new(Route::Key);
+    let result = issue(state, &head, content, epoch, &mut outcome)
+        .await
+        .map(|key| key_response(&key, &state.cache_control));
+    outcome.answer(result).reuse(head.extensions)
 }
 
+/// Each id is moved into `outcome` as soon as it is known (and borrowed from there), so
+/// the record costs no copies.
 async fn issue(
     state: &AppState,
     head: &Parts,
     content: Option<&str>,
     epoch: Option<Option<&str>>,
-    audit: &mut KeyAudit,
+    outcome: &mut Outcome,
 ) -> Result<DerivedKey, ApiError> {
     // Cheap syntax checks first: a malformed id costs no signature check.
     let content = ContentId::new(content.ok_or(ApiError::InvalidContentId)?)
         .map_err(|_| ApiError::InvalidContentId)?;
-    audit.content = Some(content.clone());
+    let content = &*outcome.content.insert(content);
     let epoch = match epoch {
         None => None,
         Some(text) => Some(
             parse_epoch(text.ok_or(ApiError::InvalidEpoch)?).map_err(|_| ApiError::InvalidEpoch)?,
         ),
     };
-    audit.epoch = epoch;
+    outcome.epoch = epoch;
 
     let principal = state.auth.authenticate(head).await?;
-    audit.viewer = Some(principal.viewer.clone());
-    if let Some(claim) = &state.config.entitlement_claim
-        && !is_entitled(&principal.claims, claim, &content)
-    {
-        return Err(ApiError::Forbidden("not entitled to this content"));
-    }
+    let viewer = &*outcome.viewer.insert(principal.viewer);
+    require_entitled(
+        state.entitlement_claim.as_deref(),
+        &principal.claims,
+        content,
+    )?;
 
     if let Some(store) = &state.leases {
-        let lease = lease_id(head)?;
-        audit.lease = Some(lease.clone());
-        match store.check(&lease, &principal.viewer, &content).await {
+        let lease = &*outcome.lease.insert(lease_id(head)?);
+        match store.check(lease, viewer, content).await {
             Ok(_) => {}
             // Unknown ids and other viewers' leases look the same: no probing.
             Err(blindcast_keys_core::LeaseError::NotFound) => {
@@ -156,7 +148,7 @@ async fn issue(
             Err(e) => return Err(ApiError::from_lease_error(e)),
         }
     }
-    Ok(state.deriver.key(&content, epoch))
+    Ok(state.deriver.key(content, epoch))
 }
 
 /// The lease id of a key request: header `X-Blindcast-Lease`, else query `lease`.

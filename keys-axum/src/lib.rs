@@ -10,14 +10,17 @@ pub mod cors;
 mod entitlement;
 mod error;
 mod health;
+mod json_body;
 mod key_routes;
 mod lease_routes;
 mod metrics;
+mod outcome;
 #[cfg(feature = "presign")]
 pub mod presign;
 mod query;
 mod router;
 pub mod settings;
+mod state;
 
 pub use audit::AUDIT_TARGET;
 pub use auth::{AuthRejection, Authenticator, JwtAuthenticator, Principal};

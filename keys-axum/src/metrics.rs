@@ -90,7 +90,7 @@ const BUCKETS: [f64; 12] = [
 pub(crate) struct Metrics {
     keys_issued: AtomicU64,
     refusals: Mutex<BTreeMap<String, u64>>,
-    lease_ops: Mutex<BTreeMap<(&'static str, String), u64>>,
+    lease_ops: Mutex<BTreeMap<(&'static str, u16), u64>>,
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_us: AtomicU64,
@@ -104,7 +104,13 @@ impl Metrics {
             }
             Some(reason) => {
                 if let Ok(mut map) = self.refusals.lock() {
-                    *map.entry(reason.to_owned()).or_default() += 1;
+                    // A new `String` only for a reason not seen before.
+                    match map.get_mut(reason) {
+                        Some(n) => *n += 1,
+                        None => {
+                            map.insert(reason.to_owned(), 1);
+                        }
+                    }
                 }
             }
         }
@@ -119,9 +125,11 @@ impl Metrics {
         self.sum_us.fetch_add(us, Ordering::Relaxed);
     }
 
-    pub(crate) fn lease_op(&self, op: &'static str, outcome: &str) {
+    /// A lease operation (`create`, `renew`, `release`, or the `check` of a key request)
+    /// that ended with HTTP `status`.
+    pub(crate) fn lease_op(&self, op: &'static str, status: u16) {
         if let Ok(mut map) = self.lease_ops.lock() {
-            *map.entry((op, outcome.to_owned())).or_default() += 1;
+            *map.entry((op, status)).or_default() += 1;
         }
     }
 
@@ -150,15 +158,14 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP blindcast_lease_operations_total Lease operations, by operation and outcome."
+            "# HELP blindcast_lease_operations_total Lease operations (create, renew, release, and the check of a key request), by operation and HTTP status."
         );
         let _ = writeln!(out, "# TYPE blindcast_lease_operations_total counter");
         if let Ok(map) = self.lease_ops.lock() {
-            for ((op, outcome), n) in map.iter() {
+            for ((op, status), n) in map.iter() {
                 let _ = writeln!(
                     out,
-                    "blindcast_lease_operations_total{{operation=\"{op}\",outcome=\"{}\"}} {n}",
-                    escape(outcome)
+                    "blindcast_lease_operations_total{{operation=\"{op}\",outcome=\"{status}\"}} {n}"
                 );
             }
         }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::handler::Handler;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -19,6 +20,8 @@ use crate::auth::Authenticator;
 use crate::cors::CorsConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::outcome::RecordLayer;
+use crate::state::AppState;
 use crate::{health, key_routes, lease_routes};
 
 /// Options of the router, with the defaults of the issue. Plain data: set the fields you
@@ -55,19 +58,6 @@ impl Default for KeyRouterConfig {
             metrics: false,
         }
     }
-}
-
-/// Shared by every handler.
-#[derive(Debug)]
-pub(crate) struct AppState {
-    pub(crate) deriver: KeyDeriver,
-    pub(crate) auth: Arc<dyn Authenticator>,
-    pub(crate) leases: Option<Arc<dyn LeaseStore>>,
-    pub(crate) cache_control: HeaderValue,
-    pub(crate) config: KeyRouterConfig,
-    pub(crate) metrics: Option<Metrics>,
-    #[cfg(feature = "presign")]
-    pub(crate) presign: Option<Arc<crate::presign::PresignConfig>>,
 }
 
 /// Builds the key server's [`Router`]: the key and lease routes, health checks, CORS and
@@ -163,27 +153,44 @@ impl KeyServer {
             auth: self.auth,
             leases: self.leases,
             cache_control,
+            entitlement_claim: self.config.entitlement_claim,
+            lease_ttl: self.config.lease_ttl,
+            max_leases_per_viewer: self.config.max_leases_per_viewer,
+            body_limit: self.config.body_limit,
             metrics: metrics_on.then(Metrics::default),
-            config: self.config,
             #[cfg(feature = "presign")]
             presign: self.presign,
         });
+        // Every key, lease and presign handler is wrapped in the one layer that records
+        // its outcome (audit, metrics, error log); health checks and fallbacks carry none.
+        // Per handler: `route_layer` would box each route once more (7 more heap
+        // allocations per request).
+        let record = RecordLayer(Arc::clone(&state));
         // `leases` is also a valid content id: the lease routes' paths answer GET/HEAD
         // with keys, so no content id is unreachable.
         let mut router = Router::new()
-            .route("/keys/{content_id}", get(key_routes::content_key))
-            .route("/keys/{content_id}/{epoch}", get(key_routes::epoch_key))
+            .route(
+                "/keys/{content_id}",
+                get(key_routes::content_key.layer(record.clone())),
+            )
+            .route(
+                "/keys/{content_id}/{epoch}",
+                get(key_routes::epoch_key.layer(record.clone())),
+            )
             .route(
                 "/keys/leases",
-                post(lease_routes::create).get(key_routes::leases_content_key),
+                post(lease_routes::create.layer(record.clone()))
+                    .get(key_routes::leases_content_key.layer(record.clone())),
             )
             .route(
                 "/keys/leases/renew",
-                post(lease_routes::renew).get(key_routes::leases_renew_epoch_key),
+                post(lease_routes::renew.layer(record.clone()))
+                    .get(key_routes::leases_renew_epoch_key.layer(record.clone())),
             )
             .route(
                 "/keys/leases/{lease_id}",
-                delete(lease_routes::release).get(key_routes::leases_epoch_key),
+                delete(lease_routes::release.layer(record.clone()))
+                    .get(key_routes::leases_epoch_key.layer(record.clone())),
             )
             .route("/healthz", get(health::healthz))
             .route("/readyz", get(health::readyz));
@@ -193,7 +200,10 @@ impl KeyServer {
         // Without a configuration the route does not exist (404 `not_found`).
         #[cfg(feature = "presign")]
         if state.presign.is_some() {
-            router = router.route("/presign", post(crate::presign::route::presign));
+            router = router.route(
+                "/presign",
+                post(crate::presign::route::presign.layer(record.clone())),
+            );
         }
         let mut router = router
             .fallback(|| async { ApiError::NotFound })

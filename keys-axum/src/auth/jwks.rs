@@ -8,9 +8,25 @@ use std::time::Duration;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
-use super::jwt::JwtConfigError;
-
 pub(crate) use remote::{RefreshRules, RemoteJwks};
+
+/// Why a key set could not be had. The JWT builder reports each as the
+/// `JwtConfigError` variant of the same name and message.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JwksError {
+    /// The JWKS document is unusable.
+    #[error("invalid JWKS: {0}")]
+    InvalidJwks(&'static str),
+    /// The JWKS URL is not an absolute http(s) URL.
+    #[error("the JWKS URL must be an absolute https:// (or http://) URL")]
+    InvalidUrl,
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Client(String),
+    /// Fetching the JWKS failed.
+    #[error("JWKS fetch failed: {0}")]
+    Fetch(String),
+}
 
 /// Most keys of a JWKS considered for one token without a `kid`.
 pub(crate) const MAX_CANDIDATES: usize = 8;
@@ -89,13 +105,13 @@ impl KeySet {
 
     /// Builds a set from a JWKS document. Symmetric (`oct`) keys and keys of unsupported
     /// types are skipped: a public JWKS must not carry shared secrets.
-    pub(crate) fn from_jwks(json: &[u8], t: &ValidationTemplate) -> Result<Self, JwtConfigError> {
+    pub(crate) fn from_jwks(json: &[u8], t: &ValidationTemplate) -> Result<Self, JwksError> {
         #[derive(serde::Deserialize)]
         struct Doc {
             keys: Vec<serde_json::Value>,
         }
         let doc: Doc = serde_json::from_slice(json)
-            .map_err(|_| JwtConfigError::InvalidJwks("not a JWKS JSON document"))?;
+            .map_err(|_| JwksError::InvalidJwks("not a JWKS JSON document"))?;
         // Key by key, so one key of a type we do not know does not spoil the set.
         let keys: Vec<VerifyKey> = doc
             .keys
@@ -114,7 +130,7 @@ impl KeySet {
             })
             .collect();
         if keys.is_empty() {
-            return Err(JwtConfigError::InvalidJwks(
+            return Err(JwksError::InvalidJwks(
                 "no usable RSA, EC (P-256/P-384) or Ed25519 public key",
             ));
         }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use super::cache::{VerifiedCache, token_hash};
-use super::jwks::{KeySet, RefreshRules, RemoteJwks, ValidationTemplate};
+use super::jwks::{JwksError, KeySet, RefreshRules, RemoteJwks, ValidationTemplate};
 use super::token::extract_token;
 use super::{AuthRejection, Authenticator, Principal};
 
@@ -47,6 +47,17 @@ pub enum JwtConfigError {
     /// Fetching the JWKS failed.
     #[error("JWKS fetch failed: {0}")]
     Fetch(String),
+}
+
+impl From<JwksError> for JwtConfigError {
+    fn from(error: JwksError) -> Self {
+        match error {
+            JwksError::InvalidJwks(why) => Self::InvalidJwks(why),
+            JwksError::InvalidUrl => Self::InvalidUrl,
+            JwksError::Client(why) => Self::Client(why),
+            JwksError::Fetch(why) => Self::Fetch(why),
+        }
+    }
 }
 
 #[derive(Debug)]

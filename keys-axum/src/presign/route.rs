@@ -1,13 +1,12 @@
 //! `POST /presign`: short-lived S3 URLs for a publisher's files.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use blindcast_keys_core::ContentId;
-use blindcast_keys_core::lease::ViewerId;
 use http::{HeaderValue, header};
 use rusty_s3::S3Action;
 use rusty_s3::actions::{GetObject, PutObject};
@@ -18,10 +17,11 @@ use super::MAX_FILES;
 use super::config::PresignConfig;
 use super::names::{is_valid_content_type, is_valid_name};
 use super::role::has_role;
-use crate::audit::AUDIT_TARGET;
+use crate::entitlement::require_entitled;
 use crate::error::ApiError;
-use crate::lease_routes::{check_entitled, read_json};
-use crate::router::AppState;
+use crate::json_body::read_json;
+use crate::outcome::{Outcome, Recorded, Route};
+use crate::state::AppState;
 
 /// Largest presign request body: room for [`MAX_FILES`] files with long names and types.
 pub(crate) const BODY_LIMIT: usize = 96 * 1024;
@@ -56,80 +56,40 @@ enum Method {
     Get,
 }
 
-/// What the audit event tells: never a URL, a signature or a credential.
-#[derive(Default)]
-struct Audit {
-    publisher: Option<ViewerId>,
-    content: Option<ContentId>,
-    puts: usize,
-    gets: usize,
-}
-
-pub(crate) async fn presign(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let started = Instant::now();
-    let mut audit = Audit::default();
+pub(crate) async fn presign(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Recorded<Response> {
+    let mut outcome = Outcome::new(Route::Presign);
     let result = match &state.presign {
-        Some(config) => presign_inner(&state, config, request, &mut audit).await,
+        Some(config) => presign_inner(&state, config, request, &mut outcome).await,
         // Not configured: the route does not exist.
         None => Err(ApiError::NotFound),
     };
-    let (response, refusal) = match result {
-        Ok(response) => (response, None),
-        Err(error) => {
-            let code = error.code().to_owned();
-            (error.into_response(), Some(code))
-        }
-    };
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let publisher = audit.publisher.as_ref().map(ViewerId::as_str);
-    let content = audit.content.as_ref().map(ContentId::as_str);
-    let status = response.status().as_u16();
-    match refusal {
-        None => tracing::info!(
-            target: AUDIT_TARGET,
-            operation = "presign",
-            outcome = "presigned",
-            status,
-            publisher,
-            content,
-            files = audit.puts + audit.gets,
-            puts = audit.puts,
-            gets = audit.gets,
-            latency_us,
-            "urls presigned"
-        ),
-        Some(reason) => tracing::info!(
-            target: AUDIT_TARGET,
-            operation = "presign",
-            outcome = "refused",
-            reason,
-            status,
-            publisher,
-            content,
-            latency_us,
-            "presign refused"
-        ),
-    }
-    response
+    outcome.answer(result)
 }
 
 async fn presign_inner(
     state: &AppState,
     config: &PresignConfig,
     request: Request,
-    audit: &mut Audit,
+    outcome: &mut Outcome,
 ) -> Result<Response, ApiError> {
     let (head, body) = request.into_parts();
     let principal = state.auth.authenticate(&head).await?;
-    audit.publisher = Some(principal.viewer.clone());
+    outcome.viewer = Some(principal.viewer);
     if !has_role(&principal.claims, &config.role_claim, &config.role) {
         return Err(ApiError::Forbidden("presigning is for publishers only"));
     }
-    let limit = state.config.body_limit.max(BODY_LIMIT);
+    let limit = state.body_limit.max(BODY_LIMIT);
     let body: PresignBody = read_json(&head, body, limit).await?;
     let content = ContentId::new(body.content_id).map_err(|_| ApiError::InvalidContentId)?;
-    audit.content = Some(content.clone());
-    check_entitled(state, &principal, &content)?;
+    let content = &*outcome.content.insert(content);
+    require_entitled(
+        state.entitlement_claim.as_deref(),
+        &principal.claims,
+        content,
+    )?;
     if body.files.is_empty() || body.files.len() > MAX_FILES {
         return Err(ApiError::InvalidBody("files must list 1 to 100 files"));
     }
@@ -153,13 +113,13 @@ async fn presign_inner(
                     // Signed: the storage refuses an upload with another Content-Type.
                     action.headers_mut().insert("content-type", kind.as_str());
                     let url = action.sign(config.ttl);
-                    audit.puts += 1;
+                    outcome.puts += 1;
                     ("PUT", url, json!({ "Content-Type": kind }))
                 }
                 Method::Get => {
                     let action = GetObject::new(&config.bucket, Some(&config.credentials), &key);
                     let url = action.sign(config.ttl);
-                    audit.gets += 1;
+                    outcome.gets += 1;
                     ("GET", url, json!({}))
                 }
             };

@@ -23,8 +23,7 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 use tokio::sync::watch;
 
-use super::{KeySet, ValidationTemplate};
-use crate::auth::jwt::JwtConfigError;
+use super::{JwksError, KeySet, ValidationTemplate};
 use crate::metrics::JWKS;
 
 /// Largest JWKS document accepted, in bytes.
@@ -139,10 +138,10 @@ impl RemoteJwks {
         url: &str,
         template: ValidationTemplate,
         rules: RefreshRules,
-    ) -> Result<Self, JwtConfigError> {
-        let url = reqwest::Url::parse(url).map_err(|_| JwtConfigError::InvalidUrl)?;
+    ) -> Result<Self, JwksError> {
+        let url = reqwest::Url::parse(url).map_err(|_| JwksError::InvalidUrl)?;
         if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-            return Err(JwtConfigError::InvalidUrl);
+            return Err(JwksError::InvalidUrl);
         }
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
@@ -151,7 +150,7 @@ impl RemoteJwks {
             // URL is the trust anchor.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| JwtConfigError::Client(e.to_string()))?;
+            .map_err(|e| JwksError::Client(e.to_string()))?;
         JWKS.in_use();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -230,7 +229,7 @@ impl RemoteJwks {
 struct Running<'a> {
     inner: &'a Inner,
     started: Instant,
-    outcome: Option<Result<(KeySet, Duration), JwtConfigError>>,
+    outcome: Option<Result<(KeySet, Duration), JwksError>>,
 }
 
 impl Drop for Running<'_> {
@@ -238,7 +237,7 @@ impl Drop for Running<'_> {
         let outcome = self
             .outcome
             .take()
-            .unwrap_or_else(|| Err(JwtConfigError::Fetch("cancelled".to_owned())));
+            .unwrap_or_else(|| Err(JwksError::Fetch("cancelled".to_owned())));
         self.inner.finish(self.started, outcome);
     }
 }
@@ -357,7 +356,7 @@ impl Inner {
     }
 
     /// Records the end of the fetch started at `started` and wakes the waiters.
-    fn finish(&self, started: Instant, outcome: Result<(KeySet, Duration), JwtConfigError>) {
+    fn finish(&self, started: Instant, outcome: Result<(KeySet, Duration), JwksError>) {
         let took = started.elapsed();
         let error = match outcome {
             Ok((set, fresh_for)) => {
@@ -399,8 +398,8 @@ impl Inner {
         self.ended.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    async fn fetch(&self) -> Result<(KeySet, Duration), JwtConfigError> {
-        let fail = |why: &str| JwtConfigError::Fetch(why.to_owned());
+    async fn fetch(&self) -> Result<(KeySet, Duration), JwksError> {
+        let fail = |why: &str| JwksError::Fetch(why.to_owned());
         let mut response = self
             .client
             .get(self.url.clone())
