@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, KeyRouterConfig, KeyServer};
+use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, RouterConfig, KeyServer};
 use blindcast_keys_core::lease::MemoryLeaseStore;
 use common::*;
 use http::Request;
@@ -33,10 +33,12 @@ fn router(store: Arc<MemoryLeaseStore>) -> axum::Router {
     KeyServer::new(deriver(), auth)
         .lease_store(store)
         .cors(cors)
-        .config(KeyRouterConfig {
-            max_leases_per_viewer: 2,
-            ..Default::default()
-        })
+        .config(
+            RouterConfig::builder()
+                .max_leases_per_viewer(2)
+                .build()
+                .unwrap(),
+        )
         .router()
 }
 
