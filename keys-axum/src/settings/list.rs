@@ -243,7 +243,10 @@ pub fn markdown_table() -> String {
     for s in SETTINGS {
         let default = match s.default {
             "" => String::new(),
-            d if d.starts_with('`') || d.contains(' ') => d.to_owned(),
+            // Words and descriptions, not values.
+            d if d.starts_with('`') || d.contains(' ') || d == "required" || d == "unchecked" => {
+                d.to_owned()
+            }
             d => format!("`{d}`"),
         };
         let scope = match s.scope {
