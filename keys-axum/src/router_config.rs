@@ -61,7 +61,6 @@ impl RouterConfig {
     }
 
     /// A builder starting from these options.
-    #[must_use]
     pub fn to_builder(&self) -> RouterConfigBuilder {
         RouterConfigBuilder(self.clone())
     }
