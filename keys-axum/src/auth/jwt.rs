@@ -641,3 +641,49 @@ pub fn mint_hs256(
     )
     .map_err(MintError::Signing)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn option_of(builder: JwtBuilder) -> Option<&'static str> {
+        builder.build().err().and_then(|e| e.option())
+    }
+
+    #[test]
+    fn every_option_out_of_range_is_refused_by_name() {
+        let b = || JwtAuthenticator::builder().hs256_secret(&[7; 32]);
+        let secs = Duration::from_secs;
+        for (builder, option) in [
+            (b().issuer(" "), "issuer"),
+            (b().issuer("https://a").issuer(""), "issuer"),
+            (b().audience(""), "audience"),
+            (b().leeway(secs(301)), "leeway"),
+            (b().cookie(""), "cookie"),
+            (b().cookie("a b"), "cookie"),
+            (b().token_cache_capacity(MAX_CACHE_CAPACITY + 1), "cache_capacity"),
+            (b().token_cache_ttl(secs(3601)), "cache_ttl"),
+            (b().jwks_refetch_cooldown(secs(601)), "jwks_refetch_cooldown"),
+            (b().jwks_max_age(Duration::ZERO), "jwks_max_age"),
+            (b().jwks_max_age(secs(24 * 3600 + 1)), "jwks_max_age"),
+        ] {
+            assert_eq!(option_of(builder), Some(option));
+        }
+        let e = b().leeway(secs(301)).build().unwrap_err();
+        assert_eq!(e.to_string(), "leeway: at most 300 seconds");
+        // The edges, and the values that turn the cache off, are allowed.
+        assert!(
+            b().leeway(MAX_LEEWAY)
+                .cookie("bc_token-1.x")
+                .token_cache(0, Duration::ZERO)
+                .jwks_refetch_cooldown(Duration::ZERO)
+                .jwks_max_age(MAX_JWKS_MAX_AGE)
+                .build()
+                .is_ok()
+        );
+        assert_eq!(
+            JwtAuthenticator::builder().build().unwrap_err().option(),
+            None
+        );
+    }
+}
