@@ -23,15 +23,11 @@ pub(crate) async fn from_env(env: &dyn Env) -> Result<LambdaKeyServer, ConfigErr
         reader.set(name, Some(value.clone()));
     }
     let settings = Settings::read(&reader).map_err(|e| resolved.rename(e))?;
-    let authenticator: Arc<dyn Authenticator> = match settings.authentication.authenticator() {
-        Some(authenticator) => authenticator,
-        None => {
-            debug_assert!(matches!(
-                settings.authentication,
-                Authentication::GatewayAuthorizer
-            ));
-            Arc::new(GatewayAuthorizerAuthenticator::new())
-        }
+    let authenticator: Arc<dyn Authenticator> = match &settings.authentication {
+        // Only this adapter knows the gateway's request context.
+        Authentication::GatewayAuthorizer => Arc::new(GatewayAuthorizerAuthenticator::new()),
+        Authentication::Jwt(jwt) => Arc::clone(jwt) as Arc<dyn Authenticator>,
+        Authentication::Anonymous(anonymous) => Arc::clone(anonymous) as Arc<dyn Authenticator>,
     };
     let store = crate::store::open(&settings.lease_store)
         .await

@@ -661,9 +661,15 @@ mod tests {
             (b().leeway(secs(301)), "leeway"),
             (b().cookie(""), "cookie"),
             (b().cookie("a b"), "cookie"),
-            (b().token_cache_capacity(MAX_CACHE_CAPACITY + 1), "cache_capacity"),
+            (
+                b().token_cache_capacity(MAX_CACHE_CAPACITY + 1),
+                "cache_capacity",
+            ),
             (b().token_cache_ttl(secs(3601)), "cache_ttl"),
-            (b().jwks_refetch_cooldown(secs(601)), "jwks_refetch_cooldown"),
+            (
+                b().jwks_refetch_cooldown(secs(601)),
+                "jwks_refetch_cooldown",
+            ),
             (b().jwks_max_age(Duration::ZERO), "jwks_max_age"),
             (b().jwks_max_age(secs(24 * 3600 + 1)), "jwks_max_age"),
         ] {

@@ -17,7 +17,7 @@ pub enum Authentication {
     /// Tokens verified here (`JWT_SECRET`, `JWT_JWKS_URL`, ...).
     Jwt(Arc<JwtAuthenticator>),
     /// Every request is the viewer `anonymous` (`ALLOW_ANONYMOUS=true`).
-    Anonymous,
+    Anonymous(Arc<AnonymousAuthenticator>),
     /// Lambda: the claims an API Gateway authorizer verified
     /// (`TRUST_GATEWAY_AUTHORIZER=true`); the Lambda adapter supplies the authenticator.
     GatewayAuthorizer,
@@ -29,10 +29,7 @@ impl Authentication {
     pub fn authenticator(&self) -> Option<Arc<dyn Authenticator>> {
         match self {
             Self::Jwt(jwt) => Some(Arc::clone(jwt) as Arc<dyn Authenticator>),
-            Self::Anonymous => {
-                let viewer = ViewerId::new("anonymous").ok()?;
-                Some(Arc::new(AnonymousAuthenticator::new(viewer)))
-            }
+            Self::Anonymous(anonymous) => Some(Arc::clone(anonymous) as Arc<dyn Authenticator>),
             Self::GatewayAuthorizer => None,
         }
     }
@@ -72,7 +69,11 @@ pub(super) fn read(r: &EnvReader<'_>) -> Result<Authentication, ConfigError> {
                 format!("cannot be combined with {first}"),
             ));
         }
-        return Ok(Authentication::Anonymous);
+        let viewer = ViewerId::new("anonymous")
+            .map_err(|_| ConfigError::new("ALLOW_ANONYMOUS", "invalid viewer id"))?;
+        return Ok(Authentication::Anonymous(Arc::new(
+            AnonymousAuthenticator::new(viewer),
+        )));
     }
     let source = match sources.as_slice() {
         [] => {

@@ -147,7 +147,7 @@ pub const SETTINGS: &[Setting] = &[
         .option("leeway").unused(NEEDS_JWT),
     Setting::new("JWT_COOKIE", Both, "", "cookie name to read tokens from (Safari native HLS)", "bad cookie")
         .option("cookie").unused(NEEDS_JWT),
-    Setting::new("JWT_CACHE_SIZE", Both, "10000", "verified tokens cached (0 turns the cache off)", "-5")
+    Setting::new("JWT_CACHE_SIZE", Both, "10000", "verified tokens cached (at most 1000000; 0 turns the cache off)", "-5")
         .option("cache_capacity").unused(NEEDS_JWT),
     Setting::new("JWT_CACHE_TTL", Both, "5m", "longest a verified token is cached (at most 1 h; 0 turns the cache off)", "2h")
         .option("cache_ttl").unused(NEEDS_JWT),

@@ -96,7 +96,7 @@ fn jwt_settings_with_allow_anonymous_are_refused() {
         &[("JWT_SECRET", ""), ("ALLOW_ANONYMOUS", "true")],
     )
     .unwrap();
-    assert!(matches!(s.authentication, Authentication::Anonymous));
+    assert!(matches!(s.authentication, Authentication::Anonymous(_)));
 }
 
 #[test]
