@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, RouterConfig, KeyServer};
+use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, KeyServer, RouterConfig};
 use blindcast_keys_core::lease::MemoryLeaseStore;
 use common::*;
 use http::Request;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use blindcast_keys_axum::auth::{JwtAuthenticator, mint_hs256};
-use blindcast_keys_axum::{RouterConfig, KeyServer};
+use blindcast_keys_axum::{KeyServer, RouterConfig};
 use blindcast_keys_core::lease::MemoryLeaseStore;
 use common::{SECRET, deriver, expected_key, get, post_json, send};
 use http::Request;
