@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use blindcast_keys_axum::auth::{Authenticator, mint_hs256};
-use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, KeyRouterConfig, KeyServer};
+use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, KeyServer, RouterConfig};
 use blindcast_keys_core::lease::{MAX_LEASE_TTL, MemoryLeaseStore};
 use blindcast_keys_core::{ContentId, KeyDeriver, LeaseStore, MasterKey, Salt};
 use http::Request;
@@ -47,13 +47,15 @@ fn router(auth: Arc<dyn Authenticator>, store: Arc<dyn LeaseStore>) -> Router {
     KeyServer::with_authenticator(deriver(), auth)
         .lease_store(store)
         .cors(CorsConfig::parse("https://app.example.org").expect("cors"))
-        .config(KeyRouterConfig {
-            max_leases_per_viewer: 3,
-            lease_ttl: MAX_LEASE_TTL,
-            body_limit: 1024,
-            metrics: true,
-            ..Default::default()
-        })
+        .config(
+            RouterConfig::builder()
+                .max_leases_per_viewer(3)
+                .lease_ttl(MAX_LEASE_TTL)
+                .max_body_bytes(1024)
+                .metrics(true)
+                .build()
+                .expect("valid router options"),
+        )
         .router()
 }
 

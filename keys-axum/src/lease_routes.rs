@@ -45,7 +45,7 @@ async fn create_inner(state: &AppState, request: Request) -> Result<Response, Ap
     let (head, body) = request.into_parts();
     let principal = state.auth.authenticate(&head).await?;
     let idempotency_key = idempotency_key(&head)?;
-    let body: CreateBody = read_json(&head, body, state.body_limit).await?;
+    let body: CreateBody = read_json(&head, body, state.max_body_bytes).await?;
     let content = ContentId::new(body.content_id).map_err(|_| ApiError::InvalidContentId)?;
     require_entitled(
         state.entitlement_claim.as_deref(),
@@ -80,7 +80,7 @@ async fn renew_inner(state: &AppState, request: Request) -> Result<Response, Api
     let store = store(state)?;
     let (head, body) = request.into_parts();
     let principal = state.auth.authenticate(&head).await?;
-    let body: RenewBody = read_json(&head, body, state.body_limit).await?;
+    let body: RenewBody = read_json(&head, body, state.max_body_bytes).await?;
     let id: LeaseId = body.lease_id.parse().map_err(|_| ApiError::LeaseNotFound)?;
     let lease = store
         .renew(&id, &principal.viewer, state.lease_ttl)

@@ -5,7 +5,6 @@
 
 mod audit;
 pub mod auth;
-pub mod config;
 pub mod cors;
 mod entitlement;
 mod error;
@@ -19,6 +18,7 @@ mod outcome;
 pub mod presign;
 mod query;
 mod router;
+mod router_config;
 pub mod settings;
 mod state;
 
@@ -27,4 +27,6 @@ pub use auth::{AuthRejection, Authenticator, JwtAuthenticator, Principal};
 pub use cors::CorsConfig;
 pub use error::ApiError;
 pub use key_routes::LEASE_HEADER;
-pub use router::{KeyRouterConfig, KeyServer};
+pub use router::KeyServer;
+pub use router_config::{MIN_BODY_BYTES, MIN_LEASE_TTL, RouterConfig, RouterConfigBuilder};
+pub use settings::ConfigError;

@@ -21,44 +21,9 @@ use crate::cors::CorsConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::outcome::RecordLayer;
+use crate::router_config::RouterConfig;
 use crate::state::AppState;
 use crate::{health, key_routes, lease_routes};
-
-/// Options of the router, with the defaults of the issue. Plain data: set the fields you
-/// need and keep `..Default::default()` for the rest.
-#[derive(Debug, Clone)]
-pub struct KeyRouterConfig {
-    /// `None`: keys are sent with `Cache-Control: no-store` (the default). `Some(n)`:
-    /// `private, max-age=n`, so a player may reuse a key; never cacheable by shared caches.
-    pub key_max_age: Option<u32>,
-    /// The claim that lists the content a viewer may watch (`["movie-1", "series-*"]`).
-    /// `None` (the default): every authenticated viewer may fetch every key.
-    pub entitlement_claim: Option<String>,
-    /// Lease lifetime (default 120 s).
-    pub lease_ttl: Duration,
-    /// Unexpired leases one viewer may hold (default 3).
-    pub max_leases_per_viewer: u32,
-    /// Largest request body, in bytes (default 4 KiB); larger ones get 413.
-    pub body_limit: usize,
-    /// Time limit for one request, body included (default 10 s); then 408.
-    pub request_timeout: Option<Duration>,
-    /// Serve Prometheus metrics at `/metrics` (default off).
-    pub metrics: bool,
-}
-
-impl Default for KeyRouterConfig {
-    fn default() -> Self {
-        Self {
-            key_max_age: None,
-            entitlement_claim: None,
-            lease_ttl: Duration::from_secs(120),
-            max_leases_per_viewer: 3,
-            body_limit: 4 * 1024,
-            request_timeout: Some(Duration::from_secs(10)),
-            metrics: false,
-        }
-    }
-}
 
 /// Builds the key server's [`Router`]: the key and lease routes, health checks, CORS and
 /// error mapping, ready to be served by `axum::serve`, nested in another router, or run on
@@ -79,7 +44,7 @@ pub struct KeyServer {
     auth: Arc<dyn Authenticator>,
     leases: Option<Arc<dyn LeaseStore>>,
     cors: Option<CorsConfig>,
-    config: KeyRouterConfig,
+    config: RouterConfig,
     #[cfg(feature = "presign")]
     presign: Option<Arc<crate::presign::PresignConfig>>,
 }
@@ -98,7 +63,7 @@ impl KeyServer {
             auth: authenticator,
             leases: None,
             cors: None,
-            config: KeyRouterConfig::default(),
+            config: RouterConfig::default(),
             #[cfg(feature = "presign")]
             presign: None,
         }
@@ -127,21 +92,21 @@ impl KeyServer {
         self
     }
 
-    /// Replaces the router options.
+    /// Replaces the router options (checked when the [`RouterConfig`] was built).
     #[must_use]
-    pub fn config(mut self, config: KeyRouterConfig) -> Self {
+    pub fn config(mut self, config: RouterConfig) -> Self {
         self.config = config;
         self
     }
 
     /// The options in force.
-    pub fn config_mut(&mut self) -> &mut KeyRouterConfig {
-        &mut self.config
+    pub fn router_config(&self) -> &RouterConfig {
+        &self.config
     }
 
     /// Builds the router.
     pub fn router(self) -> Router {
-        let cache_control = match self.config.key_max_age {
+        let cache_control = match self.config.key_cache_max_age {
             Some(n) => HeaderValue::from_str(&format!("private, max-age={n}"))
                 .unwrap_or(HeaderValue::from_static("no-store")),
             None => HeaderValue::from_static("no-store"),
@@ -156,7 +121,7 @@ impl KeyServer {
             entitlement_claim: self.config.entitlement_claim,
             lease_ttl: self.config.lease_ttl,
             max_leases_per_viewer: self.config.max_leases_per_viewer,
-            body_limit: self.config.body_limit,
+            max_body_bytes: self.config.max_body_bytes,
             metrics: metrics_on.then(Metrics::default),
             #[cfg(feature = "presign")]
             presign: self.presign,

@@ -21,7 +21,7 @@ pub(crate) struct AppState {
     pub(crate) entitlement_claim: Option<String>,
     pub(crate) lease_ttl: Duration,
     pub(crate) max_leases_per_viewer: u32,
-    pub(crate) body_limit: usize,
+    pub(crate) max_body_bytes: usize,
     pub(crate) metrics: Option<Metrics>,
     #[cfg(feature = "presign")]
     pub(crate) presign: Option<Arc<crate::presign::PresignConfig>>,

@@ -37,8 +37,11 @@ fn router(presign: Option<PresignConfig>, entitlement: Option<&str>) -> Router {
         .hs256_secret(SECRET)
         .build()
         .unwrap();
-    let mut server = KeyServer::new(deriver(), auth);
-    server.config_mut().entitlement_claim = entitlement.map(str::to_owned);
+    let mut config = blindcast_keys_axum::RouterConfig::builder();
+    if let Some(claim) = entitlement {
+        config = config.entitlement_claim(claim);
+    }
+    let mut server = KeyServer::new(deriver(), auth).config(config.build().unwrap());
     if let Some(presign) = presign {
         server = server.presign(presign);
     }

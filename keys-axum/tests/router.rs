@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use blindcast_keys_axum::auth::{AnonymousAuthenticator, AuthRejection, Authenticator, Principal};
-use blindcast_keys_axum::{JwtAuthenticator, KeyRouterConfig, KeyServer};
+use blindcast_keys_axum::{JwtAuthenticator, KeyServer, RouterConfig};
 use blindcast_keys_core::LeaseStore;
 use blindcast_keys_core::lease::{ManualClock, MemoryLeaseStore, ViewerId};
 use blindcast_lease_testkit::DownLeaseStore;
@@ -28,17 +28,18 @@ fn plain() -> axum::Router {
     KeyServer::new(deriver(), jwt()).router()
 }
 
-fn with_store(store: Arc<dyn LeaseStore>, config: KeyRouterConfig) -> axum::Router {
+fn with_store(store: Arc<dyn LeaseStore>, config: RouterConfig) -> axum::Router {
     KeyServer::new(deriver(), jwt())
         .lease_store(store)
         .config(config)
         .router()
 }
 
-fn config(max: u32) -> KeyRouterConfig {
-    let mut c = KeyRouterConfig::default();
-    c.max_leases_per_viewer = max;
-    c
+fn config(max: u32) -> RouterConfig {
+    RouterConfig::builder()
+        .max_leases_per_viewer(max)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -75,8 +76,10 @@ async fn content_and_epoch_keys_are_16_bytes_with_safe_headers() {
 
 #[tokio::test]
 async fn private_max_age_is_configurable() {
-    let mut c = KeyRouterConfig::default();
-    c.key_max_age = Some(60);
+    let c = RouterConfig::builder()
+        .key_cache_max_age(60)
+        .build()
+        .unwrap();
     let router = KeyServer::new(deriver(), jwt()).config(c).router();
     let r = send(&router, get("/keys/a", Some(&token("v")))).await;
     assert_eq!(r.header("cache-control"), Some("private, max-age=60"));
@@ -207,7 +210,7 @@ async fn health_and_readiness() {
     assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ok")));
     let r = send(&plain(), get("/readyz", None)).await;
     assert_eq!(r.status, 200);
-    let down = with_store(Arc::new(DOWN), KeyRouterConfig::default());
+    let down = with_store(Arc::new(DOWN), RouterConfig::default());
     let r = send(&down, get("/readyz", None)).await;
     assert_eq!(
         (r.status, r.code().as_str()),
@@ -465,8 +468,11 @@ async fn store_failures_fail_closed_with_503() {
 
 #[tokio::test]
 async fn entitlement_claim_limits_content() {
-    let mut c = config(3);
-    c.entitlement_claim = Some("content".into());
+    let c = config(3)
+        .to_builder()
+        .entitlement_claim("content")
+        .build()
+        .unwrap();
     let router = KeyServer::new(deriver(), jwt()).config(c.clone()).router();
     let t = token_with("v", &[("content", json!(["movie-1", "series-*"]))]);
     assert_eq!(
@@ -512,8 +518,10 @@ impl Authenticator for HeaderAuth {
 
 #[tokio::test]
 async fn custom_and_anonymous_authenticators() {
-    let mut c = KeyRouterConfig::default();
-    c.request_timeout = Some(Duration::from_millis(200));
+    let c = RouterConfig::builder()
+        .request_timeout(Some(Duration::from_millis(200)))
+        .build()
+        .unwrap();
     let router = KeyServer::new(deriver(), HeaderAuth).config(c).router();
     let req = |user: &str| {
         Request::get("/keys/a")
@@ -539,8 +547,7 @@ async fn custom_and_anonymous_authenticators() {
 #[tokio::test]
 async fn metrics_are_opt_in() {
     assert_eq!(send(&plain(), get("/metrics", None)).await.status, 404);
-    let mut c = KeyRouterConfig::default();
-    c.metrics = true;
+    let c = RouterConfig::builder().metrics(true).build().unwrap();
     let router = KeyServer::new(deriver(), jwt()).config(c).router();
     send(&router, get("/keys/a", Some(&token("v")))).await;
     send(&router, get("/keys/a", None)).await;

@@ -11,7 +11,7 @@ mod common;
 use std::sync::Arc;
 
 use axum::body::Body;
-use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, KeyRouterConfig, KeyServer};
+use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, KeyServer, RouterConfig};
 use blindcast_keys_core::lease::MemoryLeaseStore;
 use common::hostile_inputs::{Tally, bad_paths, short};
 use common::*;
@@ -31,10 +31,12 @@ fn router(store: Arc<MemoryLeaseStore>) -> axum::Router {
     KeyServer::new(deriver(), auth)
         .lease_store(store)
         .cors(cors)
-        .config(KeyRouterConfig {
-            max_leases_per_viewer: 2,
-            ..Default::default()
-        })
+        .config(
+            RouterConfig::builder()
+                .max_leases_per_viewer(2)
+                .build()
+                .unwrap(),
+        )
         .router()
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use blindcast_keys_axum::{JwtAuthenticator, KeyRouterConfig, KeyServer};
+use blindcast_keys_axum::{JwtAuthenticator, KeyServer, RouterConfig};
 use blindcast_keys_core::lease::MemoryLeaseStore;
 use common::*;
 
@@ -17,10 +17,12 @@ fn router() -> axum::Router {
         .unwrap();
     KeyServer::new(deriver(), auth)
         .lease_store(Arc::new(MemoryLeaseStore::new()))
-        .config(KeyRouterConfig {
-            max_leases_per_viewer: 2,
-            ..Default::default()
-        })
+        .config(
+            RouterConfig::builder()
+                .max_leases_per_viewer(2)
+                .build()
+                .unwrap(),
+        )
         .router()
 }
 

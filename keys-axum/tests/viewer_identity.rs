@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use blindcast_keys_axum::auth::{JwtAuthenticator, mint_hs256};
-use blindcast_keys_axum::{KeyRouterConfig, KeyServer};
+use blindcast_keys_axum::{KeyServer, RouterConfig};
 use blindcast_keys_core::lease::MemoryLeaseStore;
 use common::{SECRET, deriver, expected_key, get, post_json, send};
 use http::Request;
@@ -180,10 +180,12 @@ fn delete(token: &str, lease: &str) -> Request<Body> {
 async fn same_sub_from_two_issuers_shares_no_lease_in_the_router() {
     let router = KeyServer::new(deriver(), authenticator(&[ISS_A, ISS_B]))
         .lease_store(Arc::new(MemoryLeaseStore::new()))
-        .config(KeyRouterConfig {
-            max_leases_per_viewer: 1,
-            ..Default::default()
-        })
+        .config(
+            RouterConfig::builder()
+                .max_leases_per_viewer(1)
+                .build()
+                .unwrap(),
+        )
         .router();
     let (a, b) = (token_from(ISS_A, "42"), token_from(ISS_B, "42"));
     let body = format!(r#"{{"contentId":"{CONTENT}"}}"#);

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use blindcast_keys_axum::config::Env;
+use blindcast_keys_axum::settings::Env;
 use serde::Deserialize;
 
 use crate::secrets::Source;

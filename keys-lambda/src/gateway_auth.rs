@@ -26,8 +26,8 @@ use serde_json::{Map, Value};
 /// can forge any context. Prefer the router's own JWT verification
 /// ([`JwtAuthenticator`](blindcast_keys_axum::JwtAuthenticator)) unless the gateway
 /// already verifies tokens and you want to skip the second check. Opt in explicitly,
-/// with [`LambdaKeyServerBuilder::trust_gateway_authorizer`](crate::LambdaKeyServerBuilder::trust_gateway_authorizer)
-/// or `TRUST_GATEWAY_AUTHORIZER=true`.
+/// with `KeyServer::new(deriver, GatewayAuthorizerAuthenticator::new())` or
+/// `TRUST_GATEWAY_AUTHORIZER=true`.
 ///
 /// HTTP APIs pass claims as strings and lists as `"[a b c]"`; those are turned back into
 /// JSON lists so that entitlement claims keep working.

@@ -3,7 +3,6 @@
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-mod builder;
 #[cfg(feature = "aws-secrets")]
 mod extension;
 mod gateway_auth;
@@ -15,13 +14,10 @@ mod server;
 mod settings;
 mod store;
 
-pub use builder::LambdaKeyServerBuilder;
 pub use gateway_auth::GatewayAuthorizerAuthenticator;
 pub use layer::{LambdaLayer, LambdaService};
 pub use runtime::{CONFIG_ERROR_TYPE, ReportError, bootstrap, init_logging, report_init_error};
-pub use secrets::SECRET_SETTINGS;
 pub use server::LambdaKeyServer;
-pub use settings::{BASE_PATH, TRUST_GATEWAY_AUTHORIZER};
 
 /// Re-exported: the router crate (authenticators, CORS, settings) and `lambda_http`.
 pub use blindcast_keys_axum as axum_router;

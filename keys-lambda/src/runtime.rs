@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use blindcast_keys_axum::config::{ConfigError, Env, ProcessEnv};
+use blindcast_keys_axum::settings::{
+    ConfigError, Env, EnvReader, LogFormat, LogSettings, Platform, ProcessEnv,
+};
 use serde_json::json;
 
 use crate::server::LambdaKeyServer;
@@ -60,30 +62,23 @@ pub async fn report_init_error(env: &dyn Env, error: &ConfigError) -> Result<(),
     }
 }
 
-/// Installs the log subscriber: JSON when `LOG_FORMAT=json` or Lambda's
-/// `AWS_LAMBDA_LOG_FORMAT=JSON`; the filter from `LOG_LEVEL`, else
-/// `AWS_LAMBDA_LOG_LEVEL`, else `info`. No timestamps: CloudWatch adds them.
+/// Installs the log subscriber with the settings' `LOG_FORMAT` and `LOG_LEVEL` (else
+/// Lambda's `AWS_LAMBDA_LOG_FORMAT` / `AWS_LAMBDA_LOG_LEVEL`), parsed as the server parses
+/// them. A bad value logs at `info` in text, so that the cold start can report it (the
+/// settings then refuse it). No timestamps: CloudWatch adds them.
 pub fn init_logging(env: &dyn Env) {
     use lambda_http::tracing::subscriber::EnvFilter;
-    let json = env
-        .var("LOG_FORMAT")
-        .or_else(|| env.var("AWS_LAMBDA_LOG_FORMAT"))
-        .is_some_and(|f| f.trim().eq_ignore_ascii_case("json"));
-    let level = env
-        .var("LOG_LEVEL")
-        .or_else(|| env.var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
-        .unwrap_or_else(|| "info".to_owned());
-    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let log = LogSettings::read(&EnvReader::new(env, Platform::Lambda)).unwrap_or_default();
+    let filter = EnvFilter::try_new(&log.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = lambda_http::tracing::subscriber::fmt()
         .with_env_filter(filter)
         .without_time()
         .with_ansi(false)
         .with_writer(std::io::stderr);
     // Err: a subscriber is already installed (tests), which is fine.
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder.try_init()
+    let _ = match log.format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
     };
 }
 

@@ -3,11 +3,7 @@
 
 use std::collections::HashMap;
 
-use blindcast_keys_axum::config::{ConfigError, Env};
-
-/// The settings that can come from Secrets Manager (`NAME_SECRET_ARN`) or Parameter Store
-/// (`NAME_PARAMETER`).
-pub const SECRET_SETTINGS: [&str; 4] = ["MASTER_KEY", "SALT", "JWT_SECRET", "LEASE_STORE"];
+use blindcast_keys_axum::settings::{ConfigError, Env, SECRET_SETTINGS};
 
 /// Where one setting's value is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,10 +2,9 @@
 
 use axum::Router;
 use blindcast_keys_axum::KeyServer;
-use blindcast_keys_axum::config::{ConfigError, Env, ProcessEnv};
+use blindcast_keys_axum::settings::{ConfigError, Env, ProcessEnv};
 use tower::Layer;
 
-use crate::builder::LambdaKeyServerBuilder;
 use crate::layer::{LambdaLayer, LambdaService};
 
 /// The key server as a Lambda handler: the keys-axum [`Router`] behind a [`LambdaLayer`].
@@ -16,20 +15,19 @@ use crate::layer::{LambdaLayer, LambdaService};
 ///
 /// ```no_run
 /// use blindcast_keys_lambda::LambdaKeyServer;
-/// use blindcast_keys_axum::JwtAuthenticator;
+/// use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, KeyServer};
+/// use blindcast_keys_core::{KeyDeriver, MasterKey, Salt};
 ///
 /// # async fn start() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let deriver = KeyDeriver::new(
+///     &MasterKey::from_hex(&std::env::var("MASTER_KEY")?)?,
+///     &Salt::from_hex(&std::env::var("SALT")?)?,
+/// );
 /// let auth = JwtAuthenticator::builder()
 ///     .jwks_url("https://auth.example.com/.well-known/jwks.json")
 ///     .build()?;
-/// LambdaKeyServer::builder()
-///     .master_key(&std::env::var("MASTER_KEY")?)
-///     .salt(&std::env::var("SALT")?)
-///     .authenticator(auth)
-///     .cors_origins(["https://app.example.com"])
-///     .build()?
-///     .run()
-///     .await
+/// let server = KeyServer::new(deriver, auth).cors(CorsConfig::parse("https://app.example.com")?);
+/// LambdaKeyServer::from_key_server(server).run().await
 /// # }
 /// ```
 #[derive(Debug, Clone)]
@@ -38,12 +36,6 @@ pub struct LambdaKeyServer {
 }
 
 impl LambdaKeyServer {
-    /// A builder with the same options as the router: key material, authenticator,
-    /// lease store, CORS, TTLs.
-    pub fn builder() -> LambdaKeyServerBuilder {
-        LambdaKeyServerBuilder::default()
-    }
-
     /// Wraps a router you built yourself (such as [`KeyServer::router`] with routes of your
     /// own merged in) for Lambda.
     pub fn from_router(router: Router) -> Self {

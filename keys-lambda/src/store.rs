@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use blindcast_keys_axum::config::ConfigError;
-use blindcast_keys_axum::settings::LeaseStoreSetting;
+use blindcast_keys_axum::settings::{ConfigError, LeaseStoreSetting};
 use blindcast_keys_core::LeaseStore;
 
 /// Opens the store, or `None` for `LEASE_STORE=none`.
@@ -63,6 +62,10 @@ mod tests {
         let err = open(&LeaseStoreSetting::Memory).await.err();
         let err = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(err.starts_with("LEASE_STORE: memory does not work on AWS Lambda"));
-        assert!(open(&LeaseStoreSetting::None).await.is_ok_and(|s| s.is_none()));
+        assert!(
+            open(&LeaseStoreSetting::None)
+                .await
+                .is_ok_and(|s| s.is_none())
+        );
     }
 }

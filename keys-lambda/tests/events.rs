@@ -4,8 +4,8 @@
 
 mod common;
 
-use blindcast_keys_axum::JwtAuthenticator;
-use blindcast_keys_lambda::LambdaKeyServer;
+use blindcast_keys_axum::{CorsConfig, JwtAuthenticator, KeyServer, RouterConfig};
+use blindcast_keys_lambda::{GatewayAuthorizerAuthenticator, LambdaKeyServer, LambdaLayer};
 use common::*;
 use serde_json::{Value, json};
 
@@ -14,13 +14,9 @@ fn server() -> LambdaKeyServer {
         .hs256_secret(JWT_SECRET.as_bytes())
         .build()
         .unwrap();
-    LambdaKeyServer::builder()
-        .master_key(MASTER_KEY)
-        .salt(SALT)
-        .authenticator(auth)
-        .cors_origins([ORIGIN])
-        .build()
-        .unwrap()
+    LambdaKeyServer::from_key_server(
+        KeyServer::new(deriver(), auth).cors(CorsConfig::parse(ORIGIN).unwrap()),
+    )
 }
 
 #[tokio::test]
@@ -135,13 +131,10 @@ async fn custom_domain_base_path_is_taken_off() {
         .hs256_secret(JWT_SECRET.as_bytes())
         .build()
         .unwrap();
-    let server = LambdaKeyServer::builder()
-        .master_key(MASTER_KEY)
-        .salt(SALT)
-        .authenticator(auth)
-        .base_path("/v1/")
-        .build()
-        .unwrap();
+    let server = LambdaKeyServer::with_layer(
+        KeyServer::new(deriver(), auth).router(),
+        &LambdaLayer::new().base_path("/v1/"),
+    );
     // HTTP API on a custom domain, API mapping key `v1`, named stage: rawPath holds the
     // mapping key, not the stage.
     let mut event = fixture_json("http_api_v2_named_stage");
@@ -180,13 +173,13 @@ async fn a_path_that_merely_starts_like_the_stage_is_kept() {
 
 #[tokio::test]
 async fn gateway_jwt_authorizer_claims_authenticate_and_entitle() {
-    let server = LambdaKeyServer::builder()
-        .master_key(MASTER_KEY)
-        .salt(SALT)
-        .trust_gateway_authorizer()
+    let config = RouterConfig::builder()
         .entitlement_claim("content")
         .build()
         .unwrap();
+    let server = LambdaKeyServer::from_key_server(
+        KeyServer::new(deriver(), GatewayAuthorizerAuthenticator::new()).config(config),
+    );
     let event = fixture_json("http_api_v2_jwt_authorizer");
     let response = invoke(&server, &event).await;
     assert_key(&response, &expected_key("series-7", None));
@@ -211,12 +204,10 @@ async fn gateway_jwt_authorizer_claims_authenticate_and_entitle() {
 
 #[tokio::test]
 async fn rest_api_cognito_authorizer_claims_authenticate() {
-    let server = LambdaKeyServer::builder()
-        .master_key(MASTER_KEY)
-        .salt(SALT)
-        .trust_gateway_authorizer()
-        .build()
-        .unwrap();
+    let server = LambdaKeyServer::from_key_server(KeyServer::new(
+        deriver(),
+        GatewayAuthorizerAuthenticator::new(),
+    ));
     let mut event = fixture_json("rest_api_v1_stage");
     event["requestContext"]["authorizer"] = json!({
         "claims": { "sub": "viewer-3", "email": "v3@example.com" }
@@ -225,31 +216,4 @@ async fn rest_api_cognito_authorizer_claims_authenticate() {
     event["multiValueQueryStringParameters"] = Value::Null;
     let response = invoke(&server, &event).await;
     assert_key(&response, &expected_key("movie-1", None));
-}
-
-#[tokio::test]
-async fn builder_errors_name_the_option() {
-    let err = LambdaKeyServer::builder().salt(SALT).build().unwrap_err();
-    assert_eq!(err.setting, "master_key");
-    let err = LambdaKeyServer::builder()
-        .master_key("abcd")
-        .salt(SALT)
-        .build()
-        .unwrap_err();
-    assert_eq!(err.setting, "master_key");
-    assert!(!err.to_string().contains("abcd"));
-    let err = LambdaKeyServer::builder()
-        .master_key(MASTER_KEY)
-        .salt(SALT)
-        .build()
-        .unwrap_err();
-    assert_eq!(err.setting, "authenticator");
-    let err = LambdaKeyServer::builder()
-        .master_key(MASTER_KEY)
-        .salt(SALT)
-        .trust_gateway_authorizer()
-        .cors_origins(["not an origin"])
-        .build()
-        .unwrap_err();
-    assert_eq!(err.setting, "cors_origins");
 }

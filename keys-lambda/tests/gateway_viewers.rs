@@ -7,11 +7,10 @@ mod common;
 
 use std::sync::Arc;
 
+use blindcast_keys_axum::{KeyServer, RouterConfig};
 use blindcast_keys_core::lease::MemoryLeaseStore;
-use blindcast_keys_lambda::LambdaKeyServer;
-use common::{
-    MASTER_KEY, SALT, assert_error, assert_key, body, expected_key, fixture_json, invoke, status,
-};
+use blindcast_keys_lambda::{GatewayAuthorizerAuthenticator, LambdaKeyServer};
+use common::{assert_error, assert_key, body, deriver, expected_key, fixture_json, invoke, status};
 use serde_json::{Value, json};
 
 const POOL_A: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_poolA";
@@ -55,14 +54,15 @@ async fn create_lease(server: &LambdaKeyServer, iss: &str) -> Value {
 
 #[tokio::test]
 async fn same_sub_from_two_user_pools_is_two_viewers() {
-    let server = LambdaKeyServer::builder()
-        .master_key(MASTER_KEY)
-        .salt(SALT)
-        .trust_gateway_authorizer()
-        .lease_store(Arc::new(MemoryLeaseStore::new()))
+    let config = RouterConfig::builder()
         .max_leases_per_viewer(1)
         .build()
         .unwrap();
+    let server = LambdaKeyServer::from_key_server(
+        KeyServer::new(deriver(), GatewayAuthorizerAuthenticator::new())
+            .lease_store(Arc::new(MemoryLeaseStore::new()))
+            .config(config),
+    );
     let a = create_lease(&server, POOL_A).await;
     assert_eq!(status(&a), 201, "{a}");
     let a_lease: Value = serde_json::from_slice(&body(&a)).unwrap();

@@ -26,7 +26,7 @@ fn base() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-async fn error_of(pairs: &[(&str, &str)]) -> blindcast_keys_axum::config::ConfigError {
+async fn error_of(pairs: &[(&str, &str)]) -> blindcast_keys_axum::ConfigError {
     LambdaKeyServer::from_env_with(&env(pairs))
         .await
         .unwrap_err()
@@ -197,4 +197,102 @@ async fn presign_is_on_when_s3_bucket_is_set() {
 
     pairs.push(("PRESIGN_TTL", "30d"));
     assert_eq!(error_of(&pairs).await.setting, "PRESIGN_TTL");
+}
+
+/// Every setting of the shared list, with its bad example (and the settings it needs to
+/// be read at all), fails the cold start with an error naming that setting: settings of
+/// `blindcast-keys serve` alone are refused here, not read and ignored.
+#[tokio::test]
+async fn every_setting_of_the_list_fails_the_cold_start_naming_it() {
+    use blindcast_keys_axum::settings::{JWT_KEY_SOURCES, SECRET_SETTINGS, SETTINGS};
+    let mut walked = 0;
+    for setting in SETTINGS {
+        let needs_presign = setting.example_with.iter().any(|(k, _)| *k == "S3_BUCKET");
+        if needs_presign && !cfg!(feature = "presign") {
+            continue;
+        }
+        let mut pairs = base();
+        pairs.retain(|(k, _)| *k != "CORS_ORIGINS");
+        for (name, value) in setting
+            .example_with
+            .iter()
+            .copied()
+            .chain([(setting.name, setting.bad_example)])
+        {
+            // A key or secret given another way replaces the base's.
+            let replaces = if JWT_KEY_SOURCES.contains(&name) {
+                Some("JWT_SECRET")
+            } else {
+                name.strip_suffix("_FILE")
+                    .and_then(|inline| SECRET_SETTINGS.iter().copied().find(|s| *s == inline))
+            };
+            pairs.retain(|(k, _)| Some(*k) != replaces && *k != name);
+            pairs.push((name, value));
+        }
+        let err = match LambdaKeyServer::from_env_with(&env(&pairs)).await {
+            Ok(_) => panic!("{}={:?} was accepted", setting.name, setting.bad_example),
+            Err(e) => e,
+        };
+        assert_eq!(err.setting, setting.name, "{}: {err}", setting.name);
+        let line = err.to_string();
+        assert!(line.starts_with(&format!("{}: ", setting.name)), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+        walked += 1;
+    }
+    assert!(walked >= 50, "{walked}");
+}
+
+/// The silent cases of old, one by one: each stops the cold start naming the setting.
+#[tokio::test]
+async fn settings_that_would_be_ignored_are_refused() {
+    for (extra, setting) in [
+        (vec![("LOG_LEVEL", "info,[[[bad")], "LOG_LEVEL"),
+        (vec![("LEASE_TTL", "5m")], "LEASE_TTL"),
+        (
+            vec![("MAX_LEASES_PER_VIEWER", "2")],
+            "MAX_LEASES_PER_VIEWER",
+        ),
+        (vec![("MAX_BODY_BYTES", "0")], "MAX_BODY_BYTES"),
+        (vec![("JWT_ISSUER", " , ")], "JWT_ISSUER"),
+        (vec![("JWT_AUDIENCE", " , ")], "JWT_AUDIENCE"),
+        (vec![("CORS_ORIGINS", " , ")], "CORS_ORIGINS"),
+        (vec![("BIND", "0.0.0.0:8080")], "BIND"),
+        (vec![("MAX_CONNECTIONS", "10")], "MAX_CONNECTIONS"),
+        (vec![("HEADER_READ_TIMEOUT", "5s")], "HEADER_READ_TIMEOUT"),
+        (vec![("SHUTDOWN_TIMEOUT", "5s")], "SHUTDOWN_TIMEOUT"),
+        (vec![("PURGE_INTERVAL", "5s")], "PURGE_INTERVAL"),
+        (vec![("PRESIGN_TTL", "5m")], "PRESIGN_TTL"),
+        (
+            vec![
+                ("JWT_SECRET", ""),
+                ("ALLOW_ANONYMOUS", "true"),
+                ("JWT_LEEWAY", "soon"),
+            ],
+            "JWT_LEEWAY",
+        ),
+        (
+            vec![
+                ("JWT_SECRET", ""),
+                ("TRUST_GATEWAY_AUTHORIZER", "true"),
+                ("JWT_ISSUER", "https://issuer.example"),
+            ],
+            "JWT_ISSUER",
+        ),
+    ] {
+        let mut pairs = base();
+        for (k, v) in &extra {
+            pairs.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                pairs.push((k, v));
+            }
+        }
+        assert_eq!(error_of(&pairs).await.setting, setting, "{extra:?}");
+    }
+    // Lambda's own log variables, as Lambda sets them, are read like the server's.
+    let mut pairs = base();
+    pairs.extend([
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+    ]);
+    assert!(LambdaKeyServer::from_env_with(&env(&pairs)).await.is_ok());
 }

@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use blindcast_keys_axum::config::{ProcessEnv, load_deriver};
+use blindcast_keys_axum::settings::{ProcessEnv, load_deriver};
 use blindcast_keys_core::{ContentId, DerivedKey, parse_epoch, random_bytes};
 
 use crate::Failure;

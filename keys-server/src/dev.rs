@@ -1,13 +1,13 @@
 //! `serve --dev`: secrets and a SQLite lease store generated once in a private directory,
 //! and a banner with ready-to-paste commands.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use blindcast_keys_axum::auth::mint_hs256;
-use blindcast_keys_axum::config::{Env, ProcessEnv};
+use blindcast_keys_axum::settings::{EnvReader, JWT_KEY_SOURCES};
 use blindcast_keys_core::random_bytes;
 
 use crate::Failure;
@@ -22,7 +22,7 @@ pub(crate) struct Dev {
 /// the settings at them.
 pub(crate) fn prepare_dev(
     dir: &Path,
-    overlay: &mut HashMap<&'static str, Option<String>>,
+    env: &mut EnvReader<'_>,
     explicit_store: bool,
 ) -> Result<Dev, Failure> {
     create_private_dir(dir).map_err(|e| Failure::runtime(format!("{}: {e}", dir.display())))?;
@@ -33,29 +33,24 @@ pub(crate) fn prepare_dev(
         .map(|s| zeroize::Zeroizing::new(s.trim().to_owned()))
         .map_err(|e| Failure::runtime(format!("{}: {e}", jwt.display())))?;
     let path = |p: &Path| Some(p.display().to_string());
-    overlay.insert("MASTER_KEY_FILE", path(&master));
-    overlay.insert("SALT_FILE", path(&salt));
-    overlay.insert("JWT_SECRET_FILE", path(&jwt));
+    env.set("MASTER_KEY_FILE", path(&master));
+    env.set("SALT_FILE", path(&salt));
+    env.set("JWT_SECRET_FILE", path(&jwt));
     // Dev secrets replace whatever the environment says about keys and tokens.
-    for hidden in [
-        "MASTER_KEY",
-        "SALT",
-        "JWT_SECRET",
-        "JWT_JWKS_URL",
-        "JWT_JWKS_FILE",
-        "JWT_PUBLIC_KEY_FILE",
-        "ALLOW_ANONYMOUS",
-    ] {
-        overlay.insert(hidden, None);
+    let others = JWT_KEY_SOURCES
+        .into_iter()
+        .filter(|s| *s != "JWT_SECRET_FILE");
+    for hidden in ["MASTER_KEY", "SALT", "ALLOW_ANONYMOUS"]
+        .into_iter()
+        .chain(others)
+    {
+        env.set(hidden, None);
     }
     if !explicit_store {
-        overlay.insert(
+        env.set(
             "LEASE_STORE",
             Some(format!("sqlite:{}", dir.join("leases.db").display())),
         );
-    }
-    if !overlay.contains_key("BIND") && ProcessEnv.var("BIND").is_none() {
-        overlay.insert("BIND", Some("127.0.0.1:8080".into()));
     }
     Ok(Dev {
         dir: dir.to_owned(),
@@ -134,4 +129,3 @@ pub(crate) fn print_dev_banner(dev: &Dev, addr: std::net::SocketAddr) {
     );
     let _ = out.flush();
 }
-

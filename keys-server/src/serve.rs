@@ -1,11 +1,9 @@
 //! `blindcast-keys serve`: the settings from flags and the environment, then the TCP
 //! server.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
-use blindcast_keys_axum::config::{Env, ProcessEnv};
-use blindcast_keys_axum::settings::Settings;
+use blindcast_keys_axum::settings::{EnvReader, Platform, ProcessEnv, Settings};
 
 use crate::dev::{prepare_dev, print_dev_banner};
 use crate::{Failure, logging, tcp};
@@ -64,21 +62,10 @@ pub(crate) struct Serve {
     salt_file: Option<String>,
 }
 
-/// The process environment with some variables replaced (flags) or hidden (`--dev`).
-struct Overlay(HashMap<&'static str, Option<String>>);
-
-impl Env for Overlay {
-    fn var(&self, name: &str) -> Option<String> {
-        match self.0.get(name) {
-            Some(value) => value.clone(),
-            None => ProcessEnv.var(name),
-        }
-    }
-}
-
 impl Serve {
     pub(crate) fn run(self) -> Result<(), Failure> {
-        let mut overlay = HashMap::new();
+        // Flags replace their variables; `--dev` replaces and hides more.
+        let mut env = EnvReader::new(&ProcessEnv, Platform::Server);
         for (name, value) in [
             ("BIND", &self.bind),
             ("LEASE_STORE", &self.lease_store),
@@ -95,33 +82,33 @@ impl Serve {
             ("SALT_FILE", &self.salt_file),
         ] {
             if let Some(value) = value {
-                overlay.insert(name, Some(value.clone()));
+                env.set(name, Some(value.clone()));
                 // A flag naming a file wins over the inline variable.
                 if let Some(inline) = name.strip_suffix("_FILE") {
-                    overlay.insert(static_name(inline), None);
+                    env.set(inline, None);
                 }
             }
         }
         let dev = if self.dev {
             Some(prepare_dev(
                 &self.dev_dir,
-                &mut overlay,
+                &mut env,
                 self.lease_store.is_some(),
             )?)
         } else {
             None
         };
-        let env = Overlay(overlay);
-        let settings = Settings::from_env(&env).map_err(Failure::usage)?;
-        if dev.is_some() && !settings.bind.ip().is_loopback() {
+        let settings = Settings::read(&env).map_err(Failure::usage)?;
+        let server = settings.server.clone().unwrap_or_default();
+        if dev.is_some() && !server.bind.ip().is_loopback() {
             return Err(Failure::usage("BIND: --dev only binds a loopback address"));
         }
-        logging::init_logging(settings.log_format, &settings.log_level);
+        logging::init_logging(&settings.log);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(Failure::runtime)?;
-        let result = runtime.block_on(tcp::run(settings, |addr| {
+        let result = runtime.block_on(tcp::run(settings, server, |addr| {
             if let Some(dev) = &dev {
                 // The banner goes straight to stderr: after the log lines before it.
                 logging::flush_logs();
@@ -133,12 +120,3 @@ impl Serve {
         result.map_err(Failure::usage)
     }
 }
-
-fn static_name(inline: &str) -> &'static str {
-    match inline {
-        "MASTER_KEY" => "MASTER_KEY",
-        "SALT" => "SALT",
-        _ => "JWT_SECRET",
-    }
-}
-

@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use blindcast_keys_axum::config::ConfigError;
-use blindcast_keys_axum::settings::LeaseStoreSetting;
+use blindcast_keys_axum::settings::{ConfigError, LeaseStoreSetting};
 use blindcast_keys_core::lease::MemoryLeaseStore;
 use blindcast_keys_core::{ErrorChain, LeaseError, LeaseStore};
 use blindcast_lease_postgres::PostgresLeaseStore;

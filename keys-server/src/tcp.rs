@@ -13,8 +13,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use blindcast_keys_axum::config::ConfigError;
-use blindcast_keys_axum::settings::Settings;
+use blindcast_keys_axum::settings::{ConfigError, ServerSettings, Settings};
 
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy)]
@@ -108,7 +107,10 @@ pub(crate) async fn shutdown_signal() {
 }
 
 /// Deletes expired leases every `interval`, for as long as the task runs.
-pub(crate) fn spawn_purge(store: Arc<dyn LeaseStore>, interval: Duration) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn_purge(
+    store: Arc<dyn LeaseStore>,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -131,28 +133,35 @@ pub(crate) fn spawn_purge(store: Arc<dyn LeaseStore>, interval: Duration) -> tok
 /// be bound), as an error naming the setting.
 pub(crate) async fn run(
     settings: Settings,
+    server: ServerSettings,
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), ConfigError> {
     let store = crate::stores::open(&settings.lease_store).await?;
-    if let Some(jwt) = &settings.jwt
+    if let Some(jwt) = settings.authentication.jwt()
         && !jwt.prefetch().await
     {
         tracing::warn!("JWKS not available yet; tokens are refused until it can be fetched");
     }
-    let router = settings.key_server(store.clone()).router();
-    let listener = TcpListener::bind(settings.bind)
+    let authenticator = settings.authentication.authenticator().ok_or_else(|| {
+        ConfigError::new(
+            "TRUST_GATEWAY_AUTHORIZER",
+            "only the AWS Lambda adapter can trust a gateway authorizer",
+        )
+    })?;
+    let router = settings.key_server(authenticator, store.clone()).router();
+    let listener = TcpListener::bind(server.bind)
         .await
-        .map_err(|e| ConfigError::new("BIND", format!("cannot bind {}: {e}", settings.bind)))?;
+        .map_err(|e| ConfigError::new("BIND", format!("cannot bind {}: {e}", server.bind)))?;
     let addr = listener
         .local_addr()
         .map_err(|e| ConfigError::new("BIND", e.to_string()))?;
-    let purge = store.map(|s| spawn_purge(s, settings.purge_interval));
+    let purge = store.map(|s| spawn_purge(s, server.purge_interval));
     tracing::info!(%addr, leases = ?settings.lease_store, "listening");
     on_ready(addr);
     let options = ServeOptions {
-        header_read_timeout: settings.header_read_timeout,
-        max_connections: settings.max_connections,
-        shutdown_timeout: settings.shutdown_timeout,
+        header_read_timeout: server.header_read_timeout,
+        max_connections: server.max_connections,
+        shutdown_timeout: server.shutdown_timeout,
     };
     let result = serve(listener, router, options, shutdown_signal()).await;
     if let Some(purge) = purge {

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use blindcast_keys_axum::auth::mint_hs256;
-use blindcast_keys_axum::config::{Env, ProcessEnv, read_secret};
-use blindcast_keys_axum::settings::parse_duration;
+use blindcast_keys_axum::settings::{Env, ProcessEnv, parse_duration, read_secret};
 use serde_json::Value;
 
 use crate::Failure;

@@ -36,16 +36,20 @@ impl Authenticator for SessionAuth {
 }
 
 /// The whole service: its own `/` route and the key server under `/api`.
-pub fn app(deriver: KeyDeriver) -> Router {
+///
+/// # Errors
+/// A router option out of range, by name (none here).
+pub fn app(deriver: KeyDeriver) -> Result<Router, blindcast_keys_axum::ConfigError> {
     let keys = KeyServer::new(deriver, SessionAuth)
         .lease_store(Arc::new(MemoryLeaseStore::new()))
-        .config(blindcast_keys_axum::KeyRouterConfig {
-            entitlement_claim: Some("content".into()),
-            max_leases_per_viewer: 2,
-            ..Default::default()
-        })
+        .config(
+            blindcast_keys_axum::RouterConfig::builder()
+                .entitlement_claim("content")
+                .max_leases_per_viewer(2)
+                .build()?,
+        )
         .router();
-    Router::new()
+    Ok(Router::new()
         .route("/", get(|| async { "video service" }))
-        .nest("/api", keys)
+        .nest("/api", keys))
 }

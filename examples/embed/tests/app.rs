@@ -25,7 +25,7 @@ async fn call(app: &axum::Router, req: Request<Body>) -> (u16, Vec<u8>) {
 
 #[tokio::test]
 async fn keys_under_api_with_session_auth_and_leases() {
-    let app = blindcast_keys_embed_example::app(deriver());
+    let app = blindcast_keys_embed_example::app(deriver()).unwrap();
     assert_eq!(
         call(&app, Request::get("/").body(Body::empty()).unwrap())
             .await

@@ -47,6 +47,30 @@ pub enum JwtConfigError {
     /// Fetching the JWKS failed.
     #[error("JWKS fetch failed: {0}")]
     Fetch(String),
+    /// An empty issuer: no token carries one, and a list of none would check nothing.
+    #[error("issuer: must not be empty")]
+    EmptyIssuer,
+    /// An empty audience.
+    #[error("audience: must not be empty")]
+    EmptyAudience,
+    /// The leeway is over [`MAX_LEEWAY`].
+    #[error("leeway: at most 300 seconds")]
+    Leeway,
+    /// The cookie name is empty or holds a character outside `A-Z a-z 0-9 _ - .`.
+    #[error("cookie: expected a cookie name (A-Z a-z 0-9 _ - .)")]
+    Cookie,
+    /// The token cache holds more than [`MAX_CACHE_CAPACITY`] tokens.
+    #[error("cache_capacity: at most 1000000 tokens")]
+    CacheCapacity,
+    /// Tokens would be cached longer than [`MAX_CACHE_TTL`].
+    #[error("cache_ttl: at most 1 hour")]
+    CacheTtl,
+    /// The JWKS refetch cooldown is over [`MAX_JWKS_REFETCH_COOLDOWN`].
+    #[error("jwks_refetch_cooldown: at most 10 minutes")]
+    JwksRefetchCooldown,
+    /// The JWKS max age is 0 or over [`MAX_JWKS_MAX_AGE`].
+    #[error("jwks_max_age: more than 0, at most 24 hours")]
+    JwksMaxAge,
 }
 
 impl From<JwksError> for JwtConfigError {
@@ -59,6 +83,36 @@ impl From<JwksError> for JwtConfigError {
         }
     }
 }
+
+impl JwtConfigError {
+    /// The builder option at fault (`leeway`, `issuer`, ...), or `None` for the key
+    /// source. The `Display` then starts with `option: `.
+    pub fn option(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::EmptyIssuer => "issuer",
+            Self::EmptyAudience => "audience",
+            Self::Leeway => "leeway",
+            Self::Cookie => "cookie",
+            Self::CacheCapacity => "cache_capacity",
+            Self::CacheTtl => "cache_ttl",
+            Self::JwksRefetchCooldown => "jwks_refetch_cooldown",
+            Self::JwksMaxAge => "jwks_max_age",
+            _ => return None,
+        })
+    }
+}
+
+/// Largest clock-skew allowance.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
+/// Most tokens the verified-token cache may hold.
+pub const MAX_CACHE_CAPACITY: usize = 1_000_000;
+/// Longest a verified token may be cached: a key removed from the JWKS stops working
+/// within this time for tokens already seen.
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(3600);
+/// Longest JWKS refetch cooldown: a rotated key must be picked up within minutes.
+pub const MAX_JWKS_REFETCH_COOLDOWN: Duration = Duration::from_secs(600);
+/// Longest a fetched JWKS stays fresh.
+pub const MAX_JWKS_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug)]
 enum Keys {
@@ -204,7 +258,8 @@ impl JwtBuilder {
         self
     }
 
-    /// Clock-skew allowance for `exp` and `nbf` (default 30 s; whole seconds).
+    /// Clock-skew allowance for `exp` and `nbf` (default 30 s, at most
+    /// [`MAX_LEEWAY`]; whole seconds).
     #[must_use]
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = Some(leeway);
@@ -212,7 +267,7 @@ impl JwtBuilder {
     }
 
     /// Also read the token from this cookie (after the header and the `token` query
-    /// parameter).
+    /// parameter). A cookie name: `A-Z a-z 0-9 _ - .`.
     #[must_use]
     pub fn cookie(mut self, name: impl Into<String>) -> Self {
         self.cookie = Some(name.into());
@@ -220,16 +275,29 @@ impl JwtBuilder {
     }
 
     /// The verified-token cache: at most `capacity` tokens (0 turns it off), each kept at
-    /// most `ttl` (default 10,000 tokens, 5 minutes).
+    /// most `ttl` (default 10,000 tokens, 5 minutes; at most [`MAX_CACHE_CAPACITY`]
+    /// tokens and [`MAX_CACHE_TTL`]).
     #[must_use]
-    pub fn token_cache(mut self, capacity: usize, ttl: Duration) -> Self {
+    pub fn token_cache(self, capacity: usize, ttl: Duration) -> Self {
+        self.token_cache_capacity(capacity).token_cache_ttl(ttl)
+    }
+
+    /// The verified-token cache's size alone (see [`token_cache`](Self::token_cache)).
+    #[must_use]
+    pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = Some(capacity);
+        self
+    }
+
+    /// The verified-token cache's lifetime alone (see [`token_cache`](Self::token_cache)).
+    #[must_use]
+    pub fn token_cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache_ttl = Some(ttl);
         self
     }
 
     /// Least time between the starts of two fetches of a JWKS URL, whatever asks for
-    /// them (default 1 s): a token under a just-rotated key waits at most about this long
+    /// them (default 1 s, at most [`MAX_JWKS_REFETCH_COOLDOWN`]): a token under a just-rotated key waits at most about this long
     /// to be accepted, and a flood of random `kid`s costs at most one fetch per cooldown.
     #[must_use]
     pub fn jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
@@ -238,7 +306,8 @@ impl JwtBuilder {
     }
 
     /// How long a fetched JWKS stays fresh when its response has no `Cache-Control:
-    /// max-age`, and the longest `max-age` honoured (default 10 minutes). A stale set
+    /// max-age`, and the longest `max-age` honoured (default 10 minutes; more than 0, at
+    /// most [`MAX_JWKS_MAX_AGE`]). A stale set
     /// stays in use while it is refreshed in the background.
     #[must_use]
     pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
@@ -267,8 +336,10 @@ impl JwtBuilder {
     /// Builds the authenticator.
     ///
     /// # Errors
-    /// When no or several key sources are given, or a key is unusable.
+    /// When no or several key sources are given, a key is unusable, or an option is out
+    /// of range ([`JwtConfigError::option`] names it).
     pub fn build(self) -> Result<JwtAuthenticator, JwtConfigError> {
+        self.check_options()?;
         let viewers = ViewerIds::for_issuers(&self.issuer);
         let template = ValidationTemplate {
             issuer: self.issuer,
@@ -308,6 +379,42 @@ impl JwtBuilder {
             cache: (capacity > 0 && !ttl.is_zero()).then(|| VerifiedCache::new(capacity, ttl)),
             viewers,
         })
+    }
+}
+
+impl JwtBuilder {
+    /// Every option but the key source, each against its range.
+    fn check_options(&self) -> Result<(), JwtConfigError> {
+        if self.issuer.iter().any(|i| i.trim().is_empty()) {
+            return Err(JwtConfigError::EmptyIssuer);
+        }
+        if self.audience.iter().any(|a| a.trim().is_empty()) {
+            return Err(JwtConfigError::EmptyAudience);
+        }
+        if self.leeway.is_some_and(|l| l > MAX_LEEWAY) {
+            return Err(JwtConfigError::Leeway);
+        }
+        if let Some(cookie) = &self.cookie
+            && (cookie.is_empty()
+                || !cookie
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')))
+        {
+            return Err(JwtConfigError::Cookie);
+        }
+        if self.cache_capacity.is_some_and(|c| c > MAX_CACHE_CAPACITY) {
+            return Err(JwtConfigError::CacheCapacity);
+        }
+        if self.cache_ttl.is_some_and(|t| t > MAX_CACHE_TTL) {
+            return Err(JwtConfigError::CacheTtl);
+        }
+        if self.refresh.cooldown > MAX_JWKS_REFETCH_COOLDOWN {
+            return Err(JwtConfigError::JwksRefetchCooldown);
+        }
+        if self.refresh.max_age.is_zero() || self.refresh.max_age > MAX_JWKS_MAX_AGE {
+            return Err(JwtConfigError::JwksMaxAge);
+        }
+        Ok(())
     }
 }
 
@@ -544,4 +651,56 @@ pub fn mint_hs256(
         &EncodingKey::from_secret(secret),
     )
     .map_err(MintError::Signing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn option_of(builder: JwtBuilder) -> Option<&'static str> {
+        builder.build().err().and_then(|e| e.option())
+    }
+
+    #[test]
+    fn every_option_out_of_range_is_refused_by_name() {
+        let b = || JwtAuthenticator::builder().hs256_secret(&[7; 32]);
+        let secs = Duration::from_secs;
+        for (builder, option) in [
+            (b().issuer(" "), "issuer"),
+            (b().issuer("https://a").issuer(""), "issuer"),
+            (b().audience(""), "audience"),
+            (b().leeway(secs(301)), "leeway"),
+            (b().cookie(""), "cookie"),
+            (b().cookie("a b"), "cookie"),
+            (
+                b().token_cache_capacity(MAX_CACHE_CAPACITY + 1),
+                "cache_capacity",
+            ),
+            (b().token_cache_ttl(secs(3601)), "cache_ttl"),
+            (
+                b().jwks_refetch_cooldown(secs(601)),
+                "jwks_refetch_cooldown",
+            ),
+            (b().jwks_max_age(Duration::ZERO), "jwks_max_age"),
+            (b().jwks_max_age(secs(24 * 3600 + 1)), "jwks_max_age"),
+        ] {
+            assert_eq!(option_of(builder), Some(option));
+        }
+        let e = b().leeway(secs(301)).build().unwrap_err();
+        assert_eq!(e.to_string(), "leeway: at most 300 seconds");
+        // The edges, and the values that turn the cache off, are allowed.
+        assert!(
+            b().leeway(MAX_LEEWAY)
+                .cookie("bc_token-1.x")
+                .token_cache(0, Duration::ZERO)
+                .jwks_refetch_cooldown(Duration::ZERO)
+                .jwks_max_age(MAX_JWKS_MAX_AGE)
+                .build()
+                .is_ok()
+        );
+        assert_eq!(
+            JwtAuthenticator::builder().build().unwrap_err().option(),
+            None
+        );
+    }
 }

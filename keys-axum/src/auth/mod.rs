@@ -15,7 +15,9 @@ use http::request::Parts;
 use serde_json::{Map, Value};
 
 pub use jwt::{
-    JwtAuthenticator, JwtBuilder, JwtConfigError, MIN_HS256_SECRET_LEN, MintError, mint_hs256,
+    JwtAuthenticator, JwtBuilder, JwtConfigError, MAX_CACHE_CAPACITY, MAX_CACHE_TTL,
+    MAX_JWKS_MAX_AGE, MAX_JWKS_REFETCH_COOLDOWN, MAX_LEEWAY, MIN_HS256_SECRET_LEN, MintError,
+    mint_hs256,
 };
 pub use token::{MAX_TOKEN_LEN, TokenSource, extract_token};
 

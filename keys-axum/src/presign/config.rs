@@ -12,6 +12,10 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
 pub const MIN_TTL: Duration = Duration::from_secs(1);
 /// Longest lifetime of a presigned URL: SigV4's limit.
 pub const MAX_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The claim that holds a publisher's role, by default.
+pub const DEFAULT_ROLE_CLAIM: &str = "role";
+/// The role publishers hold, by default.
+pub const DEFAULT_ROLE: &str = "publisher";
 /// Longest `S3_PREFIX`, in bytes.
 pub const MAX_PREFIX_LEN: usize = 512;
 
@@ -144,14 +148,14 @@ pub(super) fn is_visible(text: &str) -> bool {
 /// ```
 #[derive(Clone)]
 pub struct PresignConfig {
-    pub(super) bucket: Bucket,
+    pub(crate) bucket: Bucket,
     pub(super) credentials: Credentials,
     access_key_id: String,
     pub(super) prefix: String,
     pub(super) ttl: Duration,
     pub(super) role_claim: String,
     pub(super) role: String,
-    pub(super) allow_get: bool,
+    pub(crate) allow_get: bool,
 }
 
 impl std::fmt::Debug for PresignConfig {
@@ -228,8 +232,8 @@ impl PresignConfig {
             credentials: credentials.signer(),
             prefix: String::new(),
             ttl: DEFAULT_TTL,
-            role_claim: "role".to_owned(),
-            role: "publisher".to_owned(),
+            role_claim: DEFAULT_ROLE_CLAIM.to_owned(),
+            role: DEFAULT_ROLE.to_owned(),
             allow_get: false,
         })
     }
@@ -298,7 +302,7 @@ impl PresignConfig {
     }
 
     /// The object key of `name` under `content`: `{prefix}{content}/{name}`.
-    pub(super) fn object_key(&self, content: &str, name: &str) -> String {
+    pub(crate) fn object_key(&self, content: &str, name: &str) -> String {
         format!("{}{content}/{name}", self.prefix)
     }
 }

@@ -3,19 +3,18 @@
 //! hold ciphertext and no storage credential leaves the key server.
 //!
 //! Off unless a [`PresignConfig`] is given to [`KeyServer::presign`](crate::KeyServer::presign)
-//! (or `S3_BUCKET` is set, see [`PresignConfig::from_env`]). Signing is rusty-s3's SigV4
+//! (or `S3_BUCKET` is set: see the settings of [`crate::settings`]). Signing is rusty-s3's SigV4
 //! query-string presigning; the storage server checks the signatures.
 
 mod config;
-mod env;
 mod names;
 mod role;
 pub(crate) mod route;
 
 pub use config::{
-    DEFAULT_TTL, MAX_PREFIX_LEN, MAX_TTL, MIN_TTL, PresignConfig, PresignConfigError, S3Credentials,
+    DEFAULT_ROLE, DEFAULT_ROLE_CLAIM, DEFAULT_TTL, MAX_PREFIX_LEN, MAX_TTL, MIN_TTL, PresignConfig,
+    PresignConfigError, S3Credentials,
 };
-pub use env::PRESIGN_SETTINGS;
 pub use names::{MAX_CONTENT_TYPE_LEN, MAX_NAME_LEN};
 
 /// Most files one request may presign.

@@ -81,7 +81,7 @@ async fn presign_inner(
     if !has_role(&principal.claims, &config.role_claim, &config.role) {
         return Err(ApiError::Forbidden("presigning is for publishers only"));
     }
-    let limit = state.body_limit.max(BODY_LIMIT);
+    let limit = state.max_body_bytes.max(BODY_LIMIT);
     let body: PresignBody = read_json(&head, body, limit).await?;
     let content = ContentId::new(body.content_id).map_err(|_| ApiError::InvalidContentId)?;
     let content = &*outcome.content.insert(content);

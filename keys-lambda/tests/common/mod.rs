@@ -17,6 +17,15 @@ pub const SALT: &str = "000102030405060708090a0b0c0d0e0f";
 pub const JWT_SECRET: &str = "test-secret-of-at-least-32-bytes-long!!";
 pub const ORIGIN: &str = "https://app.example.com";
 
+/// The deriver of [`MASTER_KEY`] and [`SALT`].
+pub fn deriver() -> blindcast_keys_core::KeyDeriver {
+    use blindcast_keys_core::{KeyDeriver, MasterKey, Salt};
+    KeyDeriver::new(
+        &MasterKey::from_hex(MASTER_KEY).unwrap(),
+        &Salt::from_hex(SALT).unwrap(),
+    )
+}
+
 /// A valid HS256 token for `sub`.
 pub fn token(sub: &str) -> String {
     blindcast_keys_axum::auth::mint_hs256(

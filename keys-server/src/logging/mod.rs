@@ -3,7 +3,7 @@
 mod text_format;
 mod writer;
 
-use blindcast_keys_axum::settings::LogFormat;
+use blindcast_keys_axum::settings::{LogFormat, LogSettings};
 
 /// Installs the global tracing subscriber: logs on stderr, text or JSON. Returns false if
 /// one was already installed.
@@ -11,13 +11,15 @@ use blindcast_keys_axum::settings::LogFormat;
 /// Lines are written by a background thread, so a request never waits for a `write(2)`
 /// of its audit event (many events share one write under load; nothing is dropped).
 /// Call [`flush_logs`] before the process exits.
-pub(crate) fn init_logging(format: LogFormat, filter: &str) -> bool {
+/// The filter was checked when the settings were read (a bad `LOG_LEVEL` stops the
+/// server); `info` is only a guard.
+pub(crate) fn init_logging(log: &LogSettings) -> bool {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(&log.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer::BufferedStderr);
-    match format {
+    match log.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init().is_ok(),
         LogFormat::Text => builder
             .with_ansi(false)
@@ -32,4 +34,3 @@ pub(crate) fn init_logging(format: LogFormat, filter: &str) -> bool {
 pub(crate) fn flush_logs() {
     writer::flush();
 }
-

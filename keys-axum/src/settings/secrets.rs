@@ -1,60 +1,13 @@
-//! Settings shared by every way of running the key server: read from the environment or
-//! from files, and reported by name when wrong.
+//! Secrets given inline (`MASTER_KEY`) or as a file (`MASTER_KEY_FILE`), and the deriver
+//! they make.
 
 use std::path::Path;
 
-use blindcast_keys_core::{KeyDeriver, MasterKey, Salt, SecretError};
+use blindcast_keys_core::{KeyDeriver, MasterKey, Salt};
 use zeroize::Zeroizing;
 
-/// A setting that could not be used. Its `Display` is one line that starts with the
-/// setting's name and never contains the setting's value.
-#[derive(Debug, thiserror::Error)]
-#[error("{setting}: {message}")]
-pub struct ConfigError {
-    /// The setting's name, e.g. `MASTER_KEY_FILE`.
-    pub setting: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl ConfigError {
-    /// An error about `setting`.
-    pub fn new(setting: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            setting: setting.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl From<SecretError> for ConfigError {
-    fn from(e: SecretError) -> Self {
-        Self::new(e.setting, e.problem.to_string())
-    }
-}
-
-/// Where a setting's value comes from: a source of named variables, usually the process
-/// environment. Tests pass a closure over a map.
-pub trait Env {
-    /// The variable's value, if set.
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The process environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-}
-
-impl<F: Fn(&str) -> Option<String>> Env for F {
-    fn var(&self, name: &str) -> Option<String> {
-        self(name)
-    }
-}
+use super::env::Env;
+use super::error::ConfigError;
 
 /// Reads a secret given either inline (`NAME`) or as a path (`NAME_FILE`), preferring an
 /// explicit file path passed by the caller (a command-line flag). Setting both `NAME` and
@@ -95,9 +48,9 @@ fn read_secret_file(setting: &'static str, path: &Path) -> Result<Zeroizing<Stri
 /// Loads `MASTER_KEY`/`MASTER_KEY_FILE` and `SALT`/`SALT_FILE` and builds the deriver.
 ///
 /// ```no_run
-/// use blindcast_keys_axum::config::{ProcessEnv, load_deriver};
+/// use blindcast_keys_axum::settings::{ProcessEnv, load_deriver};
 /// let deriver = load_deriver(&ProcessEnv, None, None)?;
-/// # Ok::<(), blindcast_keys_axum::config::ConfigError>(())
+/// # Ok::<(), blindcast_keys_axum::ConfigError>(())
 /// ```
 pub fn load_deriver(
     env: &dyn Env,

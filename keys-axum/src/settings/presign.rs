@@ -1,103 +1,85 @@
-//! Reading [`PresignConfig`] from the environment (`S3_BUCKET`, ...).
-
-use crate::config::{ConfigError, Env};
-use crate::settings::{duration, flag, text};
+//! The presign settings (`S3_BUCKET`, ...) into a [`PresignConfig`].
 
 use zeroize::Zeroizing;
 
-use super::config::{DEFAULT_TTL, PresignConfig, PresignConfigError, S3Credentials, is_visible};
+use super::env::{Env, EnvReader};
+use super::error::ConfigError;
+use crate::presign::{
+    DEFAULT_ROLE, DEFAULT_ROLE_CLAIM, PresignConfig, PresignConfigError, S3Credentials,
+};
 
-/// Every setting of the presign endpoint but `S3_BUCKET` (which turns it on) and the AWS
-/// credentials. Setting one of these without `S3_BUCKET` is a mistake worth reporting.
-pub const PRESIGN_SETTINGS: [&str; 8] = [
-    "S3_REGION",
-    "S3_ENDPOINT",
-    "S3_PATH_STYLE",
-    "S3_PREFIX",
-    "PRESIGN_TTL",
-    "PRESIGN_ROLE_CLAIM",
-    "PRESIGN_ROLE",
-    "PRESIGN_ALLOW_GET",
-];
-
-impl PresignConfig {
-    /// Reads the presign settings: `None` unless `S3_BUCKET` is set.
-    ///
-    /// - `S3_BUCKET`: the bucket (turns `POST /presign` on).
-    /// - `S3_REGION` (else `AWS_REGION`, else `AWS_DEFAULT_REGION`): the signing region.
-    /// - `S3_ENDPOINT` (default `https://s3.{region}.amazonaws.com`): any S3-compatible
-    ///   store.
-    /// - `S3_PATH_STYLE` (default `true` with `S3_ENDPOINT`, `false` without).
-    /// - `S3_PREFIX` (default empty): object keys are `{prefix}{contentId}/{name}`.
-    /// - `PRESIGN_TTL` (default 15m, 1s to 7d).
-    /// - `PRESIGN_ROLE_CLAIM` (default `role`), `PRESIGN_ROLE` (default `publisher`).
-    /// - `PRESIGN_ALLOW_GET` (default `false`).
-    /// - `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
-    ///
-    /// # Errors
-    /// The first bad setting, by name, never with a credential in the message.
-    pub fn from_env(env: &dyn Env) -> Result<Option<Self>, ConfigError> {
-        let Some(bucket) = text(env, "S3_BUCKET") else {
-            if let Some(name) = PRESIGN_SETTINGS.iter().find(|n| text(env, n).is_some()) {
-                return Err(ConfigError::new(
-                    *name,
-                    "needs S3_BUCKET (presigning is off without a bucket)",
-                ));
-            }
-            return Ok(None);
+/// Reads the presign settings: `None` unless `S3_BUCKET` is set (the others are then
+/// left unread, and refused by [`EnvReader::finish`]).
+///
+/// - `S3_REGION` (else `AWS_REGION`, else `AWS_DEFAULT_REGION`): the signing region.
+/// - `S3_ENDPOINT` (default `https://s3.{region}.amazonaws.com`).
+/// - `S3_PATH_STYLE` (default `true` with `S3_ENDPOINT`, `false` without).
+/// - `S3_PREFIX`, `PRESIGN_TTL`, `PRESIGN_ROLE_CLAIM`, `PRESIGN_ROLE`,
+///   `PRESIGN_ALLOW_GET`; `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+///   `AWS_SESSION_TOKEN`.
+///
+/// # Errors
+/// The first bad setting, by name, never with a credential in the message.
+pub(super) fn read(r: &EnvReader<'_>) -> Result<Option<PresignConfig>, ConfigError> {
+    let Some(bucket) = r.text("S3_BUCKET") else {
+        return Ok(None);
+    };
+    let (region, region_setting) = ["S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"]
+        .into_iter()
+        .find_map(|name| r.text(name).map(|v| (v, name)))
+        .ok_or_else(|| {
+            ConfigError::new(
+                "S3_REGION",
+                "not set (the bucket's region, e.g. us-east-1; any value the S3-compatible store accepts)",
+            )
+        })?;
+    let endpoint = r.text("S3_ENDPOINT");
+    let path_style = match r.text("S3_PATH_STYLE") {
+        Some(_) => r.flag("S3_PATH_STYLE")?,
+        None => endpoint.is_some(),
+    };
+    let credentials = credentials(r)?;
+    let (endpoint, endpoint_setting) = match endpoint {
+        Some(url) => (url, "S3_ENDPOINT"),
+        None => (format!("https://s3.{region}.amazonaws.com"), region_setting),
+    };
+    let named = |e: PresignConfigError| {
+        let setting = match e {
+            PresignConfigError::Endpoint => endpoint_setting,
+            PresignConfigError::Bucket => "S3_BUCKET",
+            PresignConfigError::Region => region_setting,
+            PresignConfigError::Prefix => "S3_PREFIX",
+            PresignConfigError::Ttl => "PRESIGN_TTL",
+            PresignConfigError::Role => "PRESIGN_ROLE",
+            PresignConfigError::Credentials => "AWS_ACCESS_KEY_ID",
         };
-        let (region, region_setting) = ["S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"]
-            .into_iter()
-            .find_map(|name| text(env, name).map(|v| (v, name)))
-            .ok_or_else(|| {
-                ConfigError::new(
-                    "S3_REGION",
-                    "not set (the bucket's region, e.g. us-east-1; any value the S3-compatible store accepts)",
-                )
-            })?;
-        let endpoint = text(env, "S3_ENDPOINT");
-        let path_style = match text(env, "S3_PATH_STYLE") {
-            Some(_) => flag(env, "S3_PATH_STYLE")?,
-            None => endpoint.is_some(),
-        };
-        let credentials = credentials(env)?;
-        let (endpoint, endpoint_setting) = match endpoint {
-            Some(url) => (url, "S3_ENDPOINT"),
-            None => (format!("https://s3.{region}.amazonaws.com"), region_setting),
-        };
-        let named = |e: PresignConfigError| {
-            let setting = match e {
-                PresignConfigError::Endpoint => endpoint_setting,
-                PresignConfigError::Bucket => "S3_BUCKET",
-                PresignConfigError::Region => region_setting,
-                PresignConfigError::Prefix => "S3_PREFIX",
-                PresignConfigError::Ttl => "PRESIGN_TTL",
-                PresignConfigError::Role => "PRESIGN_ROLE",
-                PresignConfigError::Credentials => "AWS_ACCESS_KEY_ID",
-            };
-            ConfigError::new(setting, e.to_string())
-        };
-        let config = Self::new(&endpoint, path_style, &bucket, &region, credentials)
-            .map_err(named)?
-            .prefix(&env.var("S3_PREFIX").unwrap_or_default())
-            .map_err(named)?
-            .ttl(duration(env, "PRESIGN_TTL", DEFAULT_TTL)?)
-            .map_err(named)?;
-        let claim = text(env, "PRESIGN_ROLE_CLAIM").unwrap_or_else(|| "role".to_owned());
-        let role = text(env, "PRESIGN_ROLE").unwrap_or_else(|| "publisher".to_owned());
-        let config = config.publisher_role(&claim, &role).map_err(|e| {
-            let setting = if !is_visible(&claim) {
-                "PRESIGN_ROLE_CLAIM"
-            } else {
+        ConfigError::new(setting, e.to_string())
+    };
+    let mut config = PresignConfig::new(&endpoint, path_style, &bucket, &region, credentials)
+        .map_err(named)?
+        .prefix(&r.var("S3_PREFIX").unwrap_or_default())
+        .map_err(named)?;
+    if let Some(ttl) = r.duration("PRESIGN_TTL")? {
+        config = config.ttl(ttl).map_err(named)?;
+    }
+    let claim = r.text("PRESIGN_ROLE_CLAIM");
+    let role = r.text("PRESIGN_ROLE");
+    if claim.is_some() || role.is_some() {
+        let claim = claim.unwrap_or_else(|| DEFAULT_ROLE_CLAIM.to_owned());
+        let role = role.unwrap_or_else(|| DEFAULT_ROLE.to_owned());
+        config = config.publisher_role(&claim, &role).map_err(|e| {
+            let setting = if claim.bytes().all(|b| b.is_ascii_graphic()) {
                 "PRESIGN_ROLE"
+            } else {
+                "PRESIGN_ROLE_CLAIM"
             };
             ConfigError::new(setting, e.to_string())
         })?;
-        Ok(Some(config.allow_get(flag(env, "PRESIGN_ALLOW_GET")?)))
     }
+    Ok(Some(config.allow_get(r.flag("PRESIGN_ALLOW_GET")?)))
 }
 
-fn credentials(env: &dyn Env) -> Result<S3Credentials, ConfigError> {
+fn credentials(env: &EnvReader<'_>) -> Result<S3Credentials, ConfigError> {
     let needed = |name: &str| {
         env.var(name).filter(|v| !v.is_empty()).ok_or_else(|| {
             ConfigError::new(name, "not set (S3_BUCKET needs credentials to sign with)")
@@ -109,7 +91,7 @@ fn credentials(env: &dyn Env) -> Result<S3Credentials, ConfigError> {
         move |_| ConfigError::new(name, "expected visible ASCII characters only")
     }
     let (key, secret) = (key.trim(), secret.trim());
-    let setting = if is_visible(key) {
+    let setting = if !key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic()) {
         "AWS_SECRET_ACCESS_KEY"
     } else {
         "AWS_ACCESS_KEY_ID"
@@ -132,6 +114,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::presign::DEFAULT_TTL;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs
@@ -155,8 +138,12 @@ mod tests {
         pairs
     }
 
+    fn from_env(env: &dyn Env) -> Result<Option<PresignConfig>, ConfigError> {
+        read(&EnvReader::new(env, crate::settings::Platform::Server))
+    }
+
     fn error(extra: &[(&'static str, &'static str)]) -> ConfigError {
-        match PresignConfig::from_env(&env(&base(extra))) {
+        match from_env(&env(&base(extra))) {
             Err(e) => e,
             Ok(c) => panic!("accepted {extra:?}: {c:?}"),
         }
@@ -164,23 +151,21 @@ mod tests {
 
     #[test]
     fn off_without_a_bucket_and_on_with_one() {
-        assert!(PresignConfig::from_env(&env(&[])).unwrap().is_none());
+        assert!(from_env(&env(&[])).unwrap().is_none());
         // AWS_REGION is always set on Lambda: it alone does not turn presigning on.
         assert!(
-            PresignConfig::from_env(&env(&[("AWS_REGION", "eu-west-1")]))
+            from_env(&env(&[("AWS_REGION", "eu-west-1")]))
                 .unwrap()
                 .is_none()
         );
-        let err = PresignConfig::from_env(&env(&[("PRESIGN_TTL", "5m")])).unwrap_err();
-        assert_eq!(err.setting, "PRESIGN_TTL");
-        let config = PresignConfig::from_env(&env(&base(&[]))).unwrap().unwrap();
+        let config = from_env(&env(&base(&[]))).unwrap().unwrap();
         assert_eq!(config.url_ttl(), DEFAULT_TTL);
         assert!(!config.allow_get);
         assert_eq!(
             config.bucket.base_url().as_str(),
             "https://media.s3.us-east-1.amazonaws.com/"
         );
-        let config = PresignConfig::from_env(&env(&base(&[
+        let config = from_env(&env(&base(&[
             ("S3_ENDPOINT", "http://127.0.0.1:9000"),
             ("S3_PREFIX", "hls/"),
             ("PRESIGN_TTL", "90s"),
@@ -202,7 +187,7 @@ mod tests {
             ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
             ("AWS_SECRET_ACCESS_KEY", SECRET),
         ]);
-        let config = PresignConfig::from_env(&lambda).unwrap().unwrap();
+        let config = from_env(&lambda).unwrap().unwrap();
         assert_eq!(config.bucket.region(), "eu-west-1");
     }
 
