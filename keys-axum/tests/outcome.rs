@@ -11,7 +11,7 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use blindcast_keys_axum::{AUDIT_TARGET, JwtAuthenticator, KeyRouterConfig, KeyServer};
+use blindcast_keys_axum::{AUDIT_TARGET, JwtAuthenticator, KeyServer, RouterConfig};
 use blindcast_keys_core::LeaseStore;
 use blindcast_keys_core::lease::MemoryLeaseStore;
 use blindcast_lease_testkit::DownLeaseStore;
@@ -99,10 +99,8 @@ fn jwt() -> JwtAuthenticator {
         .unwrap()
 }
 
-fn metrics_on() -> KeyRouterConfig {
-    let mut c = KeyRouterConfig::default();
-    c.metrics = true;
-    c
+fn metrics_on() -> RouterConfig {
+    RouterConfig::builder().metrics(true).build().unwrap()
 }
 
 /// The counters of `/metrics`, by full series name (`name{labels}`).
