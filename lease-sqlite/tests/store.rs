@@ -1,5 +1,5 @@
 //! Behaviour beyond the conformance suite: lock timeouts, pool timeouts, batched purge,
-//! options and `Debug`.
+//! config and `Debug`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{CreateLease, LeaseError, LeaseStore, ManualClock, ViewerId};
 use blindcast_lease_sqlite::rusqlite::Connection;
-use blindcast_lease_sqlite::{SqliteLeaseStore, SqliteOptions, SqliteStoreError, Synchronous};
+use blindcast_lease_sqlite::{SqliteConfig, SqliteLeaseStore, SqliteStoreError, Synchronous};
 
 fn request(v: &str, ttl: Duration, max: u32) -> CreateLease {
     CreateLease::new(
@@ -33,7 +33,7 @@ async fn writer_locked_out_past_busy_timeout_is_unavailable() {
     let db = dir.path().join("leases.db");
     let store = SqliteLeaseStore::open_with(
         &db,
-        SqliteOptions::default().busy_timeout(Duration::from_millis(100)),
+        SqliteConfig::default().busy_timeout(Duration::from_millis(100)),
     )
     .await
     .expect("opens");
@@ -81,7 +81,7 @@ async fn waiting_for_a_pooled_connection_times_out_as_unavailable() {
     let db = dir.path().join("leases.db");
     let store = SqliteLeaseStore::open_with(
         &db,
-        SqliteOptions::default()
+        SqliteConfig::default()
             .pool_size(1)
             // The create waits on the lock until the test releases it, however slow the
             // machine.
@@ -140,7 +140,7 @@ async fn purge_deletes_in_batches_and_keeps_live_leases() {
     let clock = ManualClock::default();
     let store = SqliteLeaseStore::open_with(
         &db,
-        SqliteOptions::default()
+        SqliteConfig::default()
             .clock(Arc::new(clock.clone()))
             .synchronous(Synchronous::Normal),
     )
@@ -187,7 +187,7 @@ async fn store_is_clone_debug_and_object_safe() {
     let db = dir.path().join("leases.db");
     let store = SqliteLeaseStore::open_with(
         &db,
-        SqliteOptions::default()
+        SqliteConfig::default()
             .synchronous(Synchronous::Normal)
             .pool_size(2),
     )

@@ -1,9 +1,12 @@
-//! How a store opens its database: clock, timeouts, durability and pool size.
+//! [`SqliteConfig`]: how a store opens its database (clock, timeouts, durability, pool
+//! size), and the one check of those options.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use blindcast_keys_core::lease::{Clock, SystemClock};
+
+use crate::error::SqliteConfigError;
 
 /// How hard SQLite works to get each commit onto disk (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,21 +32,25 @@ impl Synchronous {
     }
 }
 
-/// Options for [`SqliteLeaseStore::open_with`](crate::SqliteLeaseStore::open_with).
+/// The configuration of a store, for
+/// [`SqliteLeaseStore::open_with`](crate::SqliteLeaseStore::open_with).
 ///
-/// Start from [`SqliteOptions::default()`] and change what you need:
+/// Start from [`SqliteConfig::default()`] and change what you need;
+/// [`validate`](Self::validate) checks it, and `open_with` calls it:
 ///
 /// ```
 /// use std::time::Duration;
-/// use blindcast_lease_sqlite::{SqliteOptions, Synchronous};
+/// use blindcast_lease_sqlite::{SqliteConfig, SqliteConfigError, Synchronous};
 ///
-/// let options = SqliteOptions::default()
+/// let config = SqliteConfig::default()
 ///     .busy_timeout(Duration::from_secs(2))
 ///     .synchronous(Synchronous::Normal)
 ///     .pool_size(8);
+/// assert!(config.validate().is_ok());
+/// assert!(matches!(config.pool_size(0).validate(), Err(SqliteConfigError::PoolSize)));
 /// ```
 #[derive(Debug, Clone)]
-pub struct SqliteOptions {
+pub struct SqliteConfig {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) busy_timeout: Duration,
     pub(crate) pool_timeout: Duration,
@@ -52,12 +59,14 @@ pub struct SqliteOptions {
     pub(crate) inline_reads: bool,
 }
 
-/// Default for [`SqliteOptions::busy_timeout`] and [`SqliteOptions::pool_timeout`].
+/// Default for [`SqliteConfig::busy_timeout`] and [`SqliteConfig::pool_timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default for [`SqliteOptions::pool_size`].
+/// Longest accepted [`SqliteConfig::busy_timeout`] and [`SqliteConfig::pool_timeout`].
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// Default for [`SqliteConfig::pool_size`].
 pub const DEFAULT_POOL_SIZE: usize = 4;
 
-impl Default for SqliteOptions {
+impl Default for SqliteConfig {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
@@ -70,7 +79,7 @@ impl Default for SqliteOptions {
     }
 }
 
-impl SqliteOptions {
+impl SqliteConfig {
     /// The defaults: system clock, 5 s timeouts, `synchronous = FULL`, 4 connections.
     pub fn new() -> Self {
         Self::default()
@@ -84,7 +93,8 @@ impl SqliteOptions {
     }
 
     /// How long a connection waits for another writer (in this or another process)
-    /// before the operation fails with `LeaseError::Unavailable`. Default 5 s.
+    /// before the operation fails with `LeaseError::Unavailable`: more than 0, at most
+    /// [`MAX_TIMEOUT`]. Default 5 s.
     #[must_use]
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
@@ -93,7 +103,7 @@ impl SqliteOptions {
 
     /// How long an operation waits to start (for a free pooled connection; a write also
     /// for its turn in a batch) before it fails with `LeaseError::Unavailable`, having
-    /// changed nothing. Default 5 s.
+    /// changed nothing: more than 0, at most [`MAX_TIMEOUT`]. Default 5 s.
     #[must_use]
     pub fn pool_timeout(mut self, timeout: Duration) -> Self {
         self.pool_timeout = timeout;
@@ -128,5 +138,73 @@ impl SqliteOptions {
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size;
         self
+    }
+
+    /// Checks every option, so a bad value is refused once, naming the option, before
+    /// the file is touched.
+    ///
+    /// # Errors
+    /// The [`SqliteConfigError`] naming the first bad option.
+    pub fn validate(&self) -> Result<(), SqliteConfigError> {
+        if self.pool_size == 0 {
+            return Err(SqliteConfigError::PoolSize);
+        }
+        // Zero would fail every wait at once; SQLite takes the busy timeout as an i32 of
+        // milliseconds, and the pool adds its timeout to a deadline: a huge value
+        // would panic there.
+        if !timeout_ok(self.busy_timeout) {
+            return Err(SqliteConfigError::BusyTimeout);
+        }
+        if !timeout_ok(self.pool_timeout) {
+            return Err(SqliteConfigError::PoolTimeout);
+        }
+        Ok(())
+    }
+}
+
+fn timeout_ok(timeout: Duration) -> bool {
+    !timeout.is_zero() && timeout <= MAX_TIMEOUT
+}
+
+/// The old name of [`SqliteConfig`].
+#[deprecated(note = "renamed to SqliteConfig")]
+pub type SqliteOptions = SqliteConfig;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_bad_option_is_named() {
+        let named = |config: SqliteConfig, option: &str| {
+            let message = config
+                .validate()
+                .map_err(|e| e.to_string())
+                .expect_err(option);
+            assert!(message.starts_with(option), "{message}");
+        };
+        assert!(SqliteConfig::default().validate().is_ok());
+        named(SqliteConfig::default().pool_size(0), "pool_size ");
+        named(
+            SqliteConfig::default().busy_timeout(Duration::ZERO),
+            "busy_timeout ",
+        );
+        named(
+            SqliteConfig::default().busy_timeout(Duration::MAX),
+            "busy_timeout ",
+        );
+        named(
+            SqliteConfig::default().pool_timeout(Duration::ZERO),
+            "pool_timeout ",
+        );
+        named(
+            SqliteConfig::default().pool_timeout(MAX_TIMEOUT + Duration::from_millis(1)),
+            "pool_timeout ",
+        );
+        let edge = SqliteConfig::default()
+            .pool_size(1)
+            .busy_timeout(MAX_TIMEOUT)
+            .pool_timeout(Duration::from_millis(1));
+        assert!(edge.validate().is_ok());
     }
 }
