@@ -68,11 +68,11 @@ impl PostgresLeaseStore {
     /// when [`PostgresConfig::validate`] refuses `config`.
     pub async fn connect_with(url: &str, config: PostgresConfig) -> Result<Self, LeaseError> {
         config.validate()?;
-        let (pg_config, tls_settings) =
+        let (pg_config, tls_config) =
             url::parse(url, config.connect_timeout).map_err(LeaseError::backend)?;
         let manager = tls::manager(
             pg_config,
-            &tls_settings,
+            &tls_config,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

@@ -3,12 +3,12 @@
 use deadpool_postgres::{Manager, ManagerConfig};
 
 use crate::error::PostgresConfigError;
-use crate::url::{SslMode, TlsSettings};
+use crate::url::{SslMode, TlsConfig};
 
 /// A pool manager that connects as `tls` says.
 pub(crate) fn manager(
     config: tokio_postgres::Config,
-    tls: &TlsSettings,
+    tls: &TlsConfig,
     manager_config: ManagerConfig,
 ) -> Result<Manager, PostgresConfigError> {
     if tls.mode == SslMode::Disable {
@@ -24,7 +24,7 @@ pub(crate) fn manager(
 #[cfg(not(feature = "tls"))]
 fn rustls_manager(
     _config: tokio_postgres::Config,
-    tls: &TlsSettings,
+    tls: &TlsConfig,
     _manager_config: ManagerConfig,
 ) -> Result<Manager, PostgresConfigError> {
     Err(PostgresConfigError::TlsDisabled(tls.mode.name()))
@@ -33,7 +33,7 @@ fn rustls_manager(
 #[cfg(feature = "tls")]
 fn rustls_manager(
     config: tokio_postgres::Config,
-    tls: &TlsSettings,
+    tls: &TlsConfig,
     manager_config: ManagerConfig,
 ) -> Result<Manager, PostgresConfigError> {
     let connector = tokio_postgres_rustls::MakeRustlsConnect::new(rustls_impl::client_config(tls)?);
@@ -53,9 +53,9 @@ mod rustls_impl {
         CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
     };
 
-    use super::{PostgresConfigError, SslMode, TlsSettings};
+    use super::{PostgresConfigError, SslMode, TlsConfig};
 
-    pub(super) fn client_config(tls: &TlsSettings) -> Result<ClientConfig, PostgresConfigError> {
+    pub(super) fn client_config(tls: &TlsConfig) -> Result<ClientConfig, PostgresConfigError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -87,7 +87,7 @@ mod rustls_impl {
 
     /// `sslrootcert` alone when given (as libpq does), else the system roots and the
     /// Mozilla roots of webpki-roots.
-    fn roots(tls: &TlsSettings) -> Result<RootCertStore, PostgresConfigError> {
+    fn roots(tls: &TlsConfig) -> Result<RootCertStore, PostgresConfigError> {
         let mut roots = RootCertStore::empty();
         if let Some(path) = &tls.root_cert {
             let certs = CertificateDer::pem_file_iter(path)

@@ -1,4 +1,4 @@
-//! Reading a `postgres://` URL into a driver configuration and TLS settings.
+//! Reading a `postgres://` URL into a driver configuration and a TLS configuration.
 //!
 //! tokio-postgres understands `sslmode=disable|prefer|require` only, so `sslmode` and
 //! `sslrootcert` are taken out of the URL here and handled by [`crate::tls`].
@@ -50,7 +50,7 @@ impl SslMode {
 
 /// What the URL says about TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TlsSettings {
+pub(crate) struct TlsConfig {
     pub(crate) mode: SslMode,
     /// `sslrootcert`: a PEM file of the roots to trust instead of the system and Mozilla
     /// roots.
@@ -61,7 +61,7 @@ pub(crate) struct TlsSettings {
 pub(crate) fn parse(
     url: &str,
     connect_timeout: Duration,
-) -> Result<(tokio_postgres::Config, TlsSettings), PostgresConfigError> {
+) -> Result<(tokio_postgres::Config, TlsConfig), PostgresConfigError> {
     let (rest, tls) = take_tls_params(url)?;
     let mut config = tokio_postgres::Config::from_str(&rest).map_err(PostgresConfigError::Url)?;
     config.ssl_mode(match tls.mode {
@@ -82,8 +82,8 @@ pub(crate) fn parse(
 
 /// Removes `sslmode` and `sslrootcert` from the query string of a URL, or from a
 /// `key=value` string.
-fn take_tls_params(url: &str) -> Result<(String, TlsSettings), PostgresConfigError> {
-    let mut tls = TlsSettings {
+fn take_tls_params(url: &str) -> Result<(String, TlsConfig), PostgresConfigError> {
+    let mut tls = TlsConfig {
         mode: SslMode::Disable,
         root_cert: None,
     };
@@ -144,7 +144,7 @@ fn percent_decode(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn split(url: &str) -> (String, TlsSettings) {
+    fn split(url: &str) -> (String, TlsConfig) {
         take_tls_params(url).unwrap_or_else(|e| panic!("{e}"))
     }
 

@@ -14,7 +14,7 @@ use blindcast_keys_core::lease::{
 
 use crate::config::SqliteConfig;
 use crate::error::{SqliteStoreError, is_busy};
-use crate::pool::{ConnSettings, Pool, connect};
+use crate::pool::{ConnConfig, Pool, connect};
 use crate::queries::{self, PURGE_BATCH};
 use crate::schema;
 
@@ -67,18 +67,24 @@ impl SqliteLeaseStore {
     ) -> Result<Self, LeaseError> {
         config.validate()?;
         let path = path.as_ref().to_path_buf();
-        let settings = ConnSettings {
+        let conn_config = ConnConfig {
             busy_timeout: config.busy_timeout,
             synchronous: config.synchronous,
             inline_reads: config.inline_reads,
         };
         let opened = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || open_first(&path, settings))
+            tokio::task::spawn_blocking(move || open_first(&path, conn_config))
         };
         let first = opened.await.map_err(LeaseError::backend)??;
         Ok(Self {
-            pool: Pool::new(path, settings, config.pool_size, config.pool_timeout, first),
+            pool: Pool::new(
+                path,
+                conn_config,
+                config.pool_size,
+                config.pool_timeout,
+                first,
+            ),
             // A backwards step of the system clock stops this process's time instead of
             // reviving leases it has seen expire (see the crate docs for other processes).
             clock: Arc::new(MonotonicClock::new(config.clock)),
@@ -87,7 +93,7 @@ impl SqliteLeaseStore {
 }
 
 /// Opens the first connection and prepares the file (blocking).
-fn open_first(path: &Path, settings: ConnSettings) -> Result<rusqlite::Connection, LeaseError> {
+fn open_first(path: &Path, conn_config: ConnConfig) -> Result<rusqlite::Connection, LeaseError> {
     // SQLite's own message for a missing directory is "unable to open database file";
     // say what is actually wrong, with the path.
     let dir = match path.parent() {
@@ -99,7 +105,7 @@ fn open_first(path: &Path, settings: ConnSettings) -> Result<rusqlite::Connectio
             path: path.to_owned(),
         }));
     }
-    let mut conn = connect(path, settings).map_err(|source| open_error(path, source))?;
+    let mut conn = connect(path, conn_config).map_err(|source| open_error(path, source))?;
     schema::prepare(&mut conn, path).map_err(|e| match e {
         SqliteStoreError::Open { path, source } => open_error(&path, source),
         other => LeaseError::backend(other),

@@ -1,5 +1,5 @@
 //! Behaviour beyond the conformance suite: lock timeouts, pool timeouts, batched purge,
-//! config and `Debug`.
+//! configuration and `Debug`.
 
 use std::path::Path;
 use std::sync::Arc;
