@@ -103,7 +103,7 @@ fn lease_sqlite(c: &mut Criterion) {
         let store = Arc::new(
             rt.block_on(SqliteLeaseStore::open_with(
                 dir.path().join("leases.db"),
-                SqliteConfig::default().synchronous(sync),
+                SqliteConfig::default().with_synchronous(sync),
             ))
             .expect("store opens"),
         );

@@ -3,14 +3,17 @@
 //! tokio-postgres binds parameters by position (`$1`) only. The statements here name
 //! theirs (`$viewer`) and each parameter struct lists its fields once, in binding order:
 //! [`Statements::new`] numbers the names by that list, and `bind` passes the values in
-//! the same order. `{p}` stands for the table prefix.
+//! the same order. `{p}` stands for the table prefix, `{now}` for the database clock.
 
 use tokio_postgres::types::{ToSql, Type};
 
 /// Defines a parameter struct whose field names are the `$names` of its statement, in
 /// binding order, with the PostgreSQL type each is sent as.
 macro_rules! params {
-    ($(#[$doc:meta])* $name:ident $(<$lt:lifetime>)? { $($field:ident: $ty:ty => $pg:ident),* $(,)? }) => {
+    (
+        $(#[$doc:meta])*
+        $name:ident $(<$lt:lifetime>)? { $($field:ident: $ty:ty => $pg:ident),* $(,)? }
+    ) => {
         $(#[$doc])*
         pub(crate) struct $name $(<$lt>)? {
             $(pub(crate) $field: $ty,)*

@@ -43,11 +43,11 @@ impl Synchronous {
 /// use blindcast_lease_sqlite::{SqliteConfig, SqliteConfigError, Synchronous};
 ///
 /// let config = SqliteConfig::default()
-///     .busy_timeout(Duration::from_secs(2))
-///     .synchronous(Synchronous::Normal)
-///     .pool_size(8);
+///     .with_busy_timeout(Duration::from_secs(2))
+///     .with_synchronous(Synchronous::Normal)
+///     .with_pool_size(8);
 /// assert!(config.validate().is_ok());
-/// assert!(matches!(config.pool_size(0).validate(), Err(SqliteConfigError::PoolSize)));
+/// assert!(matches!(config.with_pool_size(0).validate(), Err(SqliteConfigError::PoolSize)));
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqliteConfig {
@@ -59,11 +59,11 @@ pub struct SqliteConfig {
     pub(crate) inline_reads: bool,
 }
 
-/// Default for [`SqliteConfig::busy_timeout`] and [`SqliteConfig::pool_timeout`].
+/// Default for [`SqliteConfig::with_busy_timeout`] and [`SqliteConfig::with_pool_timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest accepted [`SqliteConfig::busy_timeout`] and [`SqliteConfig::pool_timeout`].
+/// Longest accepted [`SqliteConfig::with_busy_timeout`] and [`SqliteConfig::with_pool_timeout`].
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-/// Default for [`SqliteConfig::pool_size`].
+/// Default for [`SqliteConfig::with_pool_size`].
 pub const DEFAULT_POOL_SIZE: usize = 4;
 
 impl Default for SqliteConfig {
@@ -87,7 +87,7 @@ impl SqliteConfig {
 
     /// The clock that decides expiry ([`SystemClock`] by default).
     #[must_use]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
@@ -96,7 +96,7 @@ impl SqliteConfig {
     /// before the operation fails with `LeaseError::Unavailable`: more than 0, at most
     /// [`MAX_TIMEOUT`]. Default 5 s.
     #[must_use]
-    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
     }
@@ -105,14 +105,14 @@ impl SqliteConfig {
     /// for its turn in a batch) before it fails with `LeaseError::Unavailable`, having
     /// changed nothing: more than 0, at most [`MAX_TIMEOUT`]. Default 5 s.
     #[must_use]
-    pub fn pool_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_pool_timeout(mut self, timeout: Duration) -> Self {
         self.pool_timeout = timeout;
         self
     }
 
     /// Durability of each commit. Default [`Synchronous::Full`].
     #[must_use]
-    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+    pub fn with_synchronous(mut self, synchronous: Synchronous) -> Self {
         self.synchronous = synchronous;
         self
     }
@@ -127,7 +127,7 @@ impl SqliteConfig {
     /// through `spawn_blocking` (lease-checked key requests under load: 0.34 × the
     /// unleased rate that way, 0.74 × inline; BENCHMARKS.md).
     #[must_use]
-    pub fn inline_reads(mut self, inline: bool) -> Self {
+    pub fn with_inline_reads(mut self, inline: bool) -> Self {
         self.inline_reads = inline;
         self
     }
@@ -135,7 +135,7 @@ impl SqliteConfig {
     /// How many connections the store keeps open at most (at least 1; default 4).
     /// Writes are serialised by SQLite anyway; more connections help concurrent reads.
     #[must_use]
-    pub fn pool_size(mut self, size: usize) -> Self {
+    pub fn with_pool_size(mut self, size: usize) -> Self {
         self.pool_size = size;
         self
     }
@@ -162,6 +162,46 @@ impl SqliteConfig {
     }
 }
 
+/// The old setter names, before both stores' configurations used `with_*`.
+#[allow(missing_docs)]
+impl SqliteConfig {
+    #[deprecated(note = "renamed to with_clock")]
+    #[must_use]
+    pub fn clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.with_clock(clock)
+    }
+
+    #[deprecated(note = "renamed to with_busy_timeout")]
+    #[must_use]
+    pub fn busy_timeout(self, timeout: Duration) -> Self {
+        self.with_busy_timeout(timeout)
+    }
+
+    #[deprecated(note = "renamed to with_pool_timeout")]
+    #[must_use]
+    pub fn pool_timeout(self, timeout: Duration) -> Self {
+        self.with_pool_timeout(timeout)
+    }
+
+    #[deprecated(note = "renamed to with_synchronous")]
+    #[must_use]
+    pub fn synchronous(self, synchronous: Synchronous) -> Self {
+        self.with_synchronous(synchronous)
+    }
+
+    #[deprecated(note = "renamed to with_inline_reads")]
+    #[must_use]
+    pub fn inline_reads(self, inline: bool) -> Self {
+        self.with_inline_reads(inline)
+    }
+
+    #[deprecated(note = "renamed to with_pool_size")]
+    #[must_use]
+    pub fn pool_size(self, size: usize) -> Self {
+        self.with_pool_size(size)
+    }
+}
+
 fn timeout_ok(timeout: Duration) -> bool {
     !timeout.is_zero() && timeout <= MAX_TIMEOUT
 }
@@ -184,27 +224,27 @@ mod tests {
             assert!(message.starts_with(option), "{message}");
         };
         assert!(SqliteConfig::default().validate().is_ok());
-        named(SqliteConfig::default().pool_size(0), "pool_size ");
+        named(SqliteConfig::default().with_pool_size(0), "pool_size ");
         named(
-            SqliteConfig::default().busy_timeout(Duration::ZERO),
+            SqliteConfig::default().with_busy_timeout(Duration::ZERO),
             "busy_timeout ",
         );
         named(
-            SqliteConfig::default().busy_timeout(Duration::MAX),
+            SqliteConfig::default().with_busy_timeout(Duration::MAX),
             "busy_timeout ",
         );
         named(
-            SqliteConfig::default().pool_timeout(Duration::ZERO),
+            SqliteConfig::default().with_pool_timeout(Duration::ZERO),
             "pool_timeout ",
         );
         named(
-            SqliteConfig::default().pool_timeout(MAX_TIMEOUT + Duration::from_millis(1)),
+            SqliteConfig::default().with_pool_timeout(MAX_TIMEOUT + Duration::from_millis(1)),
             "pool_timeout ",
         );
         let edge = SqliteConfig::default()
-            .pool_size(1)
-            .busy_timeout(MAX_TIMEOUT)
-            .pool_timeout(Duration::from_millis(1));
+            .with_pool_size(1)
+            .with_busy_timeout(MAX_TIMEOUT)
+            .with_pool_timeout(Duration::from_millis(1));
         assert!(edge.validate().is_ok());
     }
 }

@@ -15,7 +15,7 @@
 //!   hands the worker's other tasks to another thread first, and saves a hand-off to
 //!   another thread and back on every write; on a current-thread runtime, on
 //!   `spawn_blocking`.
-//! - Reads run inline when a connection is idle ([`SqliteConfig::inline_reads`],
+//! - Reads run inline when a connection is idle ([`SqliteConfig::with_inline_reads`],
 //!   on by default). A WAL-mode read never waits for a writer, and the inline attempt
 //!   runs with the busy handler off, so it cannot sleep: if SQLite answers busy (a
 //!   checkpoint or WAL recovery in progress), the read is retried on `spawn_blocking`
@@ -24,7 +24,7 @@
 //!   load went from 0.34 to 0.74 × the unleased rate when reads moved inline
 //!   (BENCHMARKS.md).
 //!
-//! [`SqliteConfig::inline_reads`]: crate::SqliteConfig::inline_reads
+//! [`SqliteConfig::with_inline_reads`]: crate::SqliteConfig::with_inline_reads
 
 use std::collections::VecDeque;
 use std::fmt;

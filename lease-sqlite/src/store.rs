@@ -24,7 +24,7 @@ use crate::schema;
 /// Cheap to clone: clones share one connection pool. Use it as `Arc<dyn LeaseStore>`.
 /// Operations must be awaited inside a tokio runtime: writes run on a blocking thread
 /// (`block_in_place` on a multi-thread runtime, else `spawn_blocking`); reads run inline
-/// when they cannot wait, else on a blocking thread too ([`SqliteConfig::inline_reads`]).
+/// when they cannot wait, else on a blocking thread too ([`SqliteConfig::with_inline_reads`]).
 #[derive(Clone)]
 pub struct SqliteLeaseStore {
     pool: Pool,

@@ -34,8 +34,8 @@ impl Sqlite {
 
 fn config(clock: &ManualClock, inline_reads: bool) -> SqliteConfig {
     SqliteConfig::default()
-        .clock(Arc::new(clock.clone()))
-        .inline_reads(inline_reads)
+        .with_clock(Arc::new(clock.clone()))
+        .with_inline_reads(inline_reads)
 }
 
 #[async_trait::async_trait]
@@ -63,7 +63,7 @@ impl Harness for Sqlite {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = self._dir.path().join(format!("history-{n}.db"));
         *self.history_db.lock().expect("harness lock") = Some(path.clone());
-        let config = SqliteConfig::default().inline_reads(self.inline_reads);
+        let config = SqliteConfig::default().with_inline_reads(self.inline_reads);
         let mut stores: Vec<Arc<dyn LeaseStore>> = Vec::new();
         for _ in 0..clients {
             // Each its own pool on the same file, on the system clock.

@@ -40,7 +40,7 @@ async fn backwards_clock_step_never_revives() {
     let clock = ManualClock::default();
     let store = SqliteLeaseStore::open_with(
         dir.path().join("leases.db"),
-        SqliteConfig::default().clock(Arc::new(clock.clone())),
+        SqliteConfig::default().with_clock(Arc::new(clock.clone())),
     )
     .await
     .expect("opens");

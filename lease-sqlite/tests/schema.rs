@@ -173,17 +173,17 @@ async fn invalid_options_are_refused_by_name_before_opening() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("leases.db");
     let cases = [
-        (SqliteConfig::default().pool_size(0), "pool_size "),
+        (SqliteConfig::default().with_pool_size(0), "pool_size "),
         (
-            SqliteConfig::default().busy_timeout(Duration::ZERO),
+            SqliteConfig::default().with_busy_timeout(Duration::ZERO),
             "busy_timeout ",
         ),
         (
-            SqliteConfig::default().busy_timeout(Duration::MAX),
+            SqliteConfig::default().with_busy_timeout(Duration::MAX),
             "busy_timeout ",
         ),
         (
-            SqliteConfig::default().pool_timeout(Duration::MAX),
+            SqliteConfig::default().with_pool_timeout(Duration::MAX),
             "pool_timeout ",
         ),
     ];

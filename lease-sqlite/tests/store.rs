@@ -33,7 +33,7 @@ async fn writer_locked_out_past_busy_timeout_is_unavailable() {
     let db = dir.path().join("leases.db");
     let store = SqliteLeaseStore::open_with(
         &db,
-        SqliteConfig::default().busy_timeout(Duration::from_millis(100)),
+        SqliteConfig::default().with_busy_timeout(Duration::from_millis(100)),
     )
     .await
     .expect("opens");
@@ -82,11 +82,11 @@ async fn waiting_for_a_pooled_connection_times_out_as_unavailable() {
     let store = SqliteLeaseStore::open_with(
         &db,
         SqliteConfig::default()
-            .pool_size(1)
+            .with_pool_size(1)
             // The create waits on the lock until the test releases it, however slow the
             // machine.
-            .busy_timeout(Duration::from_secs(60))
-            .pool_timeout(Duration::from_millis(50)),
+            .with_busy_timeout(Duration::from_secs(60))
+            .with_pool_timeout(Duration::from_millis(50)),
     )
     .await
     .expect("opens");
@@ -141,8 +141,8 @@ async fn purge_deletes_in_batches_and_keeps_live_leases() {
     let store = SqliteLeaseStore::open_with(
         &db,
         SqliteConfig::default()
-            .clock(Arc::new(clock.clone()))
-            .synchronous(Synchronous::Normal),
+            .with_clock(Arc::new(clock.clone()))
+            .with_synchronous(Synchronous::Normal),
     )
     .await
     .expect("opens");
@@ -188,8 +188,8 @@ async fn store_is_clone_debug_and_object_safe() {
     let store = SqliteLeaseStore::open_with(
         &db,
         SqliteConfig::default()
-            .synchronous(Synchronous::Normal)
-            .pool_size(2),
+            .with_synchronous(Synchronous::Normal)
+            .with_pool_size(2),
     )
     .await
     .expect("opens");
