@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{CreateLease, Lease, LeaseStore, ViewerId};
-use blindcast_lease_postgres::{PostgresLeaseStore, PostgresOptions};
+use blindcast_lease_postgres::{PostgresConfig, PostgresLeaseStore};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const CLIENTS: [usize; 2] = [1, 8];
@@ -75,7 +75,7 @@ fn lease_postgres(c: &mut Criterion) {
     let pg = rt
         .block_on(PostgresLeaseStore::connect_with(
             &url,
-            PostgresOptions::default()
+            PostgresConfig::default()
                 .with_table_prefix(prefix.as_str())
                 .with_max_connections(8),
         ))

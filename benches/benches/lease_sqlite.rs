@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{CreateLease, Lease, LeaseStore, ViewerId};
-use blindcast_lease_sqlite::{SqliteLeaseStore, SqliteOptions, Synchronous};
+use blindcast_lease_sqlite::{SqliteConfig, SqliteLeaseStore, Synchronous};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const CLIENTS: [u64; 2] = [1, 8];
@@ -103,7 +103,7 @@ fn lease_sqlite(c: &mut Criterion) {
         let store = Arc::new(
             rt.block_on(SqliteLeaseStore::open_with(
                 dir.path().join("leases.db"),
-                SqliteOptions::default().synchronous(sync),
+                SqliteConfig::default().with_synchronous(sync),
             ))
             .expect("store opens"),
         );

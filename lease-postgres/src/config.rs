@@ -1,196 +1,316 @@
-//! Reading a `postgres://` URL into a driver configuration and TLS settings.
-//!
-//! tokio-postgres understands `sslmode=disable|prefer|require` only, so `sslmode` and
-//! `sslrootcert` are taken out of the URL here and handled by [`crate::tls`].
+//! [`PostgresConfig`]: how a [`PostgresLeaseStore`](crate::PostgresLeaseStore) connects,
+//! names its tables and retries, and the one check of those options.
 
-use std::path::PathBuf;
-use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use crate::error::ConfigError;
+use crate::error::PostgresConfigError;
 
-/// libpq's `sslmode` values.
+/// Longest accepted table prefix: PostgreSQL identifiers hold 63 bytes, and the longest
+/// name built from the prefix adds 27.
+pub const MAX_TABLE_PREFIX_LEN: usize = 32;
+
+/// Longest accepted [`wait_timeout`](PostgresConfig::wait_timeout) and
+/// [`connect_timeout`](PostgresConfig::connect_timeout).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The configuration of a [`PostgresLeaseStore`](crate::PostgresLeaseStore). Start from
+/// [`PostgresConfig::default`] and change what you need with the `with_*` methods;
+/// [`validate`](Self::validate) checks it, and every constructor of the store calls it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PostgresConfig {
+    /// Prefix of every table, index and lock name of the store: `[a-z_][a-z0-9_]*`, at
+    /// most [`MAX_TABLE_PREFIX_LEN`] bytes. Stores with different prefixes share nothing.
+    /// Default `blindcast_`.
+    pub table_prefix: String,
+    /// Most connections the pool opens; at least 1. Default 16.
+    pub max_connections: usize,
+    /// Longest wait for a free pooled connection before `LeaseError::Unavailable`: more
+    /// than 0, at most [`MAX_TIMEOUT`]. Default 5 s.
+    pub wait_timeout: Duration,
+    /// Longest wait to open one connection (TCP, TLS and authentication) before
+    /// `LeaseError::Unavailable`; also the recycle timeout: more than 0, at most
+    /// [`MAX_TIMEOUT`]. A `connect_timeout` in the URL takes precedence for the TCP part.
+    /// Default 5 s.
+    pub connect_timeout: Duration,
+    /// Retries of transactions that fail with a serialization failure (SQLSTATE 40001) or
+    /// a deadlock (40P01).
+    pub retry: RetryPolicy,
+    /// Run the schema migrations when the store is built. Default `true`; turn it off when
+    /// a separate job with DDL rights runs [`migrate`](crate::PostgresLeaseStore::migrate).
+    pub run_migrations: bool,
+    /// Use cached named prepared statements (one round trip per query). Turn off behind
+    /// PgBouncer older than 1.21 in transaction mode, or to avoid RDS Proxy pinning: queries
+    /// then go as unnamed statements with explicit types (also one round trip, planned
+    /// each time). Default `true`.
+    pub prepared_statements: bool,
+    #[doc(hidden)]
+    pub clock_offset: Option<DbClockOffset>,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        Self {
+            table_prefix: "blindcast_".to_owned(),
+            max_connections: 16,
+            wait_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            run_migrations: true,
+            prepared_statements: true,
+            clock_offset: None,
+        }
+    }
+}
+
+impl PostgresConfig {
+    /// Sets [`table_prefix`](Self::table_prefix).
+    #[must_use]
+    pub fn with_table_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.table_prefix = prefix.into();
+        self
+    }
+
+    /// Sets [`max_connections`](Self::max_connections).
+    #[must_use]
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Sets [`wait_timeout`](Self::wait_timeout).
+    #[must_use]
+    pub fn with_wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`retry`](Self::retry).
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets [`run_migrations`](Self::run_migrations).
+    #[must_use]
+    pub fn with_run_migrations(mut self, run: bool) -> Self {
+        self.run_migrations = run;
+        self
+    }
+
+    /// Sets [`prepared_statements`](Self::prepared_statements).
+    #[must_use]
+    pub fn with_prepared_statements(mut self, on: bool) -> Self {
+        self.prepared_statements = on;
+        self
+    }
+
+    /// Test support: every query of the store reads the database clock shifted by
+    /// `offset`, so tests move time without sleeping. Never use it in production.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_clock_offset(mut self, offset: DbClockOffset) -> Self {
+        self.clock_offset = Some(offset);
+        self
+    }
+
+    /// Checks every option, so a bad value is refused once, naming the option, before
+    /// anything connects.
+    ///
+    /// # Errors
+    /// The [`PostgresConfigError`] naming the first bad option: `TablePrefix`,
+    /// `MaxConnections`, `WaitTimeout`, `ConnectTimeout` or `RetryMaxAttempts`.
+    pub fn validate(&self) -> Result<(), PostgresConfigError> {
+        validate_prefix(&self.table_prefix)?;
+        if self.max_connections == 0 {
+            return Err(PostgresConfigError::MaxConnections);
+        }
+        if !timeout_ok(self.wait_timeout) {
+            return Err(PostgresConfigError::WaitTimeout);
+        }
+        if !timeout_ok(self.connect_timeout) {
+            return Err(PostgresConfigError::ConnectTimeout);
+        }
+        if self.retry.max_attempts == 0 {
+            return Err(PostgresConfigError::RetryMaxAttempts);
+        }
+        Ok(())
+    }
+
+    /// The clock offset in microseconds (0 outside tests).
+    pub(crate) fn offset_micros(&self) -> i64 {
+        self.clock_offset.as_ref().map_or(0, DbClockOffset::micros)
+    }
+}
+
+/// A zero timeout fails every wait at once; a huge one overflows the deadline.
+fn timeout_ok(timeout: Duration) -> bool {
+    !timeout.is_zero() && timeout <= MAX_TIMEOUT
+}
+
+fn validate_prefix(prefix: &str) -> Result<(), PostgresConfigError> {
+    let mut chars = prefix.chars();
+    let ok = prefix.len() <= MAX_TABLE_PREFIX_LEN
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(PostgresConfigError::TablePrefix)
+    }
+}
+
+/// Bounded exponential backoff for transactions that PostgreSQL aborted with a
+/// serialization failure or a deadlock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SslMode {
-    /// Plain TCP (also when the URL has no `sslmode`).
-    Disable,
-    /// TLS when the server offers it, without certificate verification.
-    Prefer,
-    /// TLS, without certificate verification (libpq semantics).
-    Require,
-    /// TLS; the certificate chain must lead to a trusted root.
-    VerifyCa,
-    /// TLS; the chain must lead to a trusted root and name the host.
-    VerifyFull,
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; at least 1. Default 5.
+    pub max_attempts: u32,
+    /// Pause before the first retry; doubled for each further one. Default 10 ms.
+    pub initial_backoff: Duration,
+    /// Longest pause between attempts. Default 200 ms.
+    pub max_backoff: Duration,
 }
 
-impl SslMode {
-    fn parse(value: &str) -> Result<Self, ConfigError> {
-        Ok(match value {
-            "disable" => Self::Disable,
-            "prefer" | "allow" => Self::Prefer,
-            "require" => Self::Require,
-            "verify-ca" => Self::VerifyCa,
-            "verify-full" => Self::VerifyFull,
-            other => return Err(ConfigError::SslMode(other.to_owned())),
-        })
-    }
-
-    #[cfg_attr(feature = "tls", allow(dead_code))]
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Disable => "disable",
-            Self::Prefer => "prefer",
-            Self::Require => "require",
-            Self::VerifyCa => "verify-ca",
-            Self::VerifyFull => "verify-full",
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(200),
         }
     }
 }
 
-/// What the URL says about TLS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TlsSettings {
-    pub(crate) mode: SslMode,
-    /// `sslrootcert`: a PEM file of the roots to trust instead of the system and Mozilla
-    /// roots.
-    pub(crate) root_cert: Option<PathBuf>,
+impl RetryPolicy {
+    /// A policy of `max_attempts` attempts with the given backoff bounds.
+    pub fn new(max_attempts: u32, initial_backoff: Duration, max_backoff: Duration) -> Self {
+        Self {
+            max_attempts,
+            initial_backoff,
+            max_backoff,
+        }
+    }
+
+    /// The pause after failed attempt number `attempt` (1-based), with up to 50% jitter so
+    /// clients that collided do not collide again.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let base = exp.min(self.max_backoff);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        base / 2 + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
+    }
 }
 
-/// Parses `url` (a `postgres://` URL or a libpq `key=value` string).
-pub(crate) fn parse(
-    url: &str,
-    connect_timeout: Duration,
-) -> Result<(tokio_postgres::Config, TlsSettings), ConfigError> {
-    let (rest, tls) = take_tls_params(url)?;
-    let mut config = tokio_postgres::Config::from_str(&rest).map_err(ConfigError::Url)?;
-    config.ssl_mode(match tls.mode {
-        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-        SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
-            tokio_postgres::config::SslMode::Require
-        }
-    });
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(connect_timeout);
-    }
-    if config.get_application_name().is_none() {
-        config.application_name("blindcast-keys");
-    }
-    Ok((config, tls))
-}
+/// Test support: an offset added to the database clock in every query of the stores that
+/// share it. Clones share the offset.
+#[doc(hidden)]
+#[derive(Debug, Clone, Default)]
+pub struct DbClockOffset(Arc<AtomicI64>);
 
-/// Removes `sslmode` and `sslrootcert` from the query string of a URL, or from a
-/// `key=value` string.
-fn take_tls_params(url: &str) -> Result<(String, TlsSettings), ConfigError> {
-    let mut tls = TlsSettings {
-        mode: SslMode::Disable,
-        root_cert: None,
-    };
-    let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
-    let (head, query, sep) = if is_url {
-        match url.split_once('?') {
-            Some((head, query)) => (head, query, '&'),
-            None => return Ok((url.to_owned(), tls)),
-        }
-    } else {
-        ("", url, ' ')
-    };
-    let mut kept = Vec::new();
-    for param in query.split(sep).filter(|p| !p.is_empty()) {
-        let (key, value) = param.split_once('=').unwrap_or((param, ""));
-        let (key, value) = (key.trim(), value.trim());
-        match key {
-            "sslmode" => tls.mode = SslMode::parse(&percent_decode(value))?,
-            "sslrootcert" => tls.root_cert = Some(PathBuf::from(percent_decode(value))),
-            _ => kept.push(param),
-        }
+impl DbClockOffset {
+    /// A zero offset.
+    pub fn new() -> Self {
+        Self::default()
     }
-    let rest = if is_url {
-        if kept.is_empty() {
-            head.to_owned()
-        } else {
-            format!("{head}?{}", kept.join("&"))
-        }
-    } else {
-        kept.join(" ")
-    };
-    Ok((rest, tls))
-}
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
+    /// Moves the stores' clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let micros = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
+        self.0.fetch_add(micros, Ordering::SeqCst);
     }
-    String::from_utf8_lossy(&out).into_owned()
+
+    /// The offset in microseconds.
+    pub fn micros(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn split(url: &str) -> (String, TlsSettings) {
-        take_tls_params(url).unwrap_or_else(|e| panic!("{e}"))
+    #[test]
+    fn prefixes_are_plain_identifiers() {
+        for good in ["blindcast_", "a", "_x1", "t_123_4_ab"] {
+            assert!(validate_prefix(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1a", "A", "a-b", "a b", "a;drop", &"a".repeat(33)] {
+            assert!(validate_prefix(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
-    fn tls_params_are_taken_out_of_urls() {
-        let (rest, tls) = split("postgres://u:p@h:5/db");
-        assert_eq!(rest, "postgres://u:p@h:5/db");
-        assert_eq!(tls.mode, SslMode::Disable);
-        let (rest, tls) = split(
-            "postgres://h/db?sslmode=verify-full&application_name=x&sslrootcert=%2Fetc%2Fca.pem",
+    fn each_bad_option_is_named() {
+        let bad = |config: PostgresConfig| config.validate().map_err(|e| e.to_string());
+        let named = |config: PostgresConfig, option: &str| {
+            let message = bad(config).expect_err(option);
+            assert!(message.starts_with(option), "{message}");
+        };
+        assert_eq!(bad(PostgresConfig::default()), Ok(()));
+        named(
+            PostgresConfig::default().with_table_prefix("A"),
+            "table_prefix",
         );
-        assert_eq!(rest, "postgres://h/db?application_name=x");
-        assert_eq!(tls.mode, SslMode::VerifyFull);
-        assert_eq!(tls.root_cert, Some(PathBuf::from("/etc/ca.pem")));
-        let (rest, tls) = split("postgresql://h/db?sslmode=require");
-        assert_eq!(rest, "postgresql://h/db");
-        assert_eq!(tls.mode, SslMode::Require);
-        let (rest, tls) = split("host=h dbname=d sslmode=verify-ca");
-        assert_eq!(rest, "host=h dbname=d");
-        assert_eq!(tls.mode, SslMode::VerifyCa);
-        assert!(matches!(
-            take_tls_params("postgres://h/db?sslmode=bogus"),
-            Err(ConfigError::SslMode(_))
-        ));
-    }
-
-    #[test]
-    fn percent_decoding_tolerates_junk() {
-        assert_eq!(percent_decode("a%20b"), "a b");
-        assert_eq!(percent_decode("%"), "%");
-        assert_eq!(percent_decode("%2"), "%2");
-        assert_eq!(percent_decode("%zz"), "%zz");
-    }
-
-    #[test]
-    fn parse_sets_timeouts_and_ssl_mode() {
-        let (config, _) = parse(
-            "postgres://u:secret@127.0.0.1:1/db?sslmode=verify-full",
-            Duration::from_secs(3),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        named(
+            PostgresConfig::default().with_max_connections(0),
+            "max_connections",
+        );
+        named(
+            PostgresConfig::default().with_wait_timeout(Duration::ZERO),
+            "wait_timeout",
+        );
+        named(
+            PostgresConfig::default().with_wait_timeout(MAX_TIMEOUT + Duration::from_secs(1)),
+            "wait_timeout",
+        );
+        named(
+            PostgresConfig::default().with_connect_timeout(Duration::ZERO),
+            "connect_timeout",
+        );
+        named(
+            PostgresConfig::default().with_connect_timeout(Duration::MAX),
+            "connect_timeout",
+        );
+        named(
+            PostgresConfig::default().with_retry(RetryPolicy::new(
+                0,
+                Duration::ZERO,
+                Duration::ZERO,
+            )),
+            "retry.max_attempts",
+        );
         assert_eq!(
-            config.get_ssl_mode(),
-            tokio_postgres::config::SslMode::Require
+            bad(PostgresConfig::default()
+                .with_wait_timeout(MAX_TIMEOUT)
+                .with_connect_timeout(Duration::from_millis(1))),
+            Ok(())
         );
-        assert!(!format!("{config:?}").contains("secret"), "{config:?}");
+    }
+
+    #[test]
+    fn backoff_is_bounded() {
+        let p = RetryPolicy::default();
+        for attempt in 1..40 {
+            assert!(p.backoff(attempt) <= p.max_backoff);
+        }
+        assert!(p.backoff(1) >= p.initial_backoff / 2);
     }
 }

@@ -4,11 +4,30 @@ use blindcast_keys_core::lease::LeaseError;
 use deadpool_postgres::PoolError;
 use tokio_postgres::error::SqlState;
 
-/// A connection string or setting the store cannot use. Kept as the source of
-/// [`LeaseError::Backend`]; never holds the password.
+/// An option of [`PostgresConfig`](crate::PostgresConfig) or a connection string the
+/// store cannot use. Never holds the password.
+///
+/// The option variants travel as [`LeaseError::InvalidRequest`] (with this message);
+/// the others as the source of [`LeaseError::Backend`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum PostgresConfigError {
+    /// `table_prefix` is not a plain identifier of at most
+    /// [`MAX_TABLE_PREFIX_LEN`](crate::MAX_TABLE_PREFIX_LEN) bytes.
+    #[error("{}", TABLE_PREFIX)]
+    TablePrefix,
+    /// `max_connections` is 0.
+    #[error("{}", MAX_CONNECTIONS)]
+    MaxConnections,
+    /// `wait_timeout` is 0 or longer than [`MAX_TIMEOUT`](crate::MAX_TIMEOUT).
+    #[error("{}", WAIT_TIMEOUT)]
+    WaitTimeout,
+    /// `connect_timeout` is 0 or longer than [`MAX_TIMEOUT`](crate::MAX_TIMEOUT).
+    #[error("{}", CONNECT_TIMEOUT)]
+    ConnectTimeout,
+    /// `retry.max_attempts` is 0.
+    #[error("{}", RETRY_MAX_ATTEMPTS)]
+    RetryMaxAttempts,
     /// The URL could not be parsed.
     #[error("invalid PostgreSQL connection string: {0}")]
     Url(#[source] tokio_postgres::Error),
@@ -24,6 +43,31 @@ pub enum ConfigError {
     /// The pool could not be built.
     #[error("cannot build the connection pool: {0}")]
     Pool(String),
+}
+
+const TABLE_PREFIX: &str =
+    "table_prefix must be 1 to 32 characters of [a-z0-9_], not starting with a digit";
+const MAX_CONNECTIONS: &str = "max_connections must be at least 1";
+const WAIT_TIMEOUT: &str = "wait_timeout must be more than 0 and at most 24 hours";
+const CONNECT_TIMEOUT: &str = "connect_timeout must be more than 0 and at most 24 hours";
+const RETRY_MAX_ATTEMPTS: &str = "retry.max_attempts must be at least 1";
+
+/// The old name of [`PostgresConfigError`].
+#[deprecated(note = "renamed to PostgresConfigError")]
+pub type ConfigError = PostgresConfigError;
+
+impl From<PostgresConfigError> for LeaseError {
+    fn from(e: PostgresConfigError) -> Self {
+        use PostgresConfigError as E;
+        match e {
+            E::TablePrefix => Self::InvalidRequest(TABLE_PREFIX),
+            E::MaxConnections => Self::InvalidRequest(MAX_CONNECTIONS),
+            E::WaitTimeout => Self::InvalidRequest(WAIT_TIMEOUT),
+            E::ConnectTimeout => Self::InvalidRequest(CONNECT_TIMEOUT),
+            E::RetryMaxAttempts => Self::InvalidRequest(RETRY_MAX_ATTEMPTS),
+            other => Self::backend(other),
+        }
+    }
 }
 
 /// Why one attempt of an operation failed, before mapping.

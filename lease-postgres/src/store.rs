@@ -13,12 +13,10 @@ use deadpool_postgres::{ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::error::{ConfigError, Failure, pool_error};
-use crate::options::PostgresOptions;
-use crate::{config, migrations, tls};
-
-/// How many expired leases one purge statement deletes.
-const PURGE_BATCH: i64 = 1000;
+use crate::config::PostgresConfig;
+use crate::error::{Failure, PostgresConfigError, pool_error};
+use crate::queries::{self, PURGE_BATCH, Statements};
+use crate::{schema, tls, url};
 
 /// Leases in PostgreSQL. Cheap to clone (clones share the pool); use it as
 /// `Arc<dyn LeaseStore>`.
@@ -32,10 +30,10 @@ pub struct PostgresLeaseStore {
 
 struct Inner {
     pool: Pool,
-    options: PostgresOptions,
+    config: PostgresConfig,
     /// Advisory-lock namespace of this prefix's viewers.
     lock_name: String,
-    sql: Sql,
+    sql: Statements,
 }
 
 impl fmt::Debug for PostgresLeaseStore {
@@ -43,7 +41,7 @@ impl fmt::Debug for PostgresLeaseStore {
         // The pool's manager holds the connection config; print none of it.
         let status = self.inner.pool.status();
         f.debug_struct("PostgresLeaseStore")
-            .field("table_prefix", &self.inner.options.table_prefix)
+            .field("table_prefix", &self.inner.config.table_prefix)
             .field("pool_size", &status.size)
             .field("pool_max_size", &status.max_size)
             .field("pool_available", &status.available)
@@ -51,142 +49,65 @@ impl fmt::Debug for PostgresLeaseStore {
     }
 }
 
-/// The statements of one table prefix. Every one reads the database clock as
-/// `clock_timestamp()` shifted by `$1` microseconds (0 outside tests).
-struct Sql {
-    create: String,
-    renew: String,
-    check: String,
-    release: String,
-    purge: String,
-}
-
-const NOW: &str = "clock_timestamp() + $1::int8 * interval '1 microsecond'";
-
-impl Sql {
-    fn new(p: &str) -> Self {
-        Self {
-            // Runs after the viewer's advisory lock is held, so its snapshot sees every
-            // lease committed before; one statement counts, replays, and inserts.
-            create: format!(
-                "WITH t AS MATERIALIZED (SELECT {NOW} AS now),
-                 active AS (
-                     SELECT count(*) AS n FROM {p}leases l, t
-                     WHERE l.viewer = $2 AND l.expires_at > t.now),
-                 idem AS (
-                     SELECT l.id, l.content, l.created_at, l.expires_at, l.renewals
-                     FROM {p}leases l, t
-                     WHERE $3::text IS NOT NULL AND l.viewer = $2
-                       AND l.idempotency_key = $3 AND l.expires_at > t.now
-                     ORDER BY l.expires_at DESC LIMIT 1),
-                 ins AS (
-                     INSERT INTO {p}leases
-                         (id, viewer, content, idempotency_key, created_at, expires_at, renewals)
-                     SELECT $4, $2, $5, $3, t.now, t.now + $6::int8 * interval '1 microsecond', 0
-                     FROM t, active
-                     WHERE active.n < $7::int8 AND NOT EXISTS (SELECT 1 FROM idem)
-                     RETURNING id, created_at, expires_at)
-                 SELECT active.n, idem.id, idem.content, idem.created_at, idem.expires_at,
-                        idem.renewals, ins.id, ins.created_at, ins.expires_at
-                 FROM active LEFT JOIN idem ON true LEFT JOIN ins ON true"
-            ),
-            // Takes the viewer's advisory lock (as `create` does) before reading the
-            // clock, so a renew and a create of one viewer never overlap: a renew that read
-            // the clock before expiry commits before any create that counts this viewer's
-            // leases can start, and one that reads it after finds the lease expired.
-            // Without it, a renew delayed on the row lock revived a lease that a create
-            // had already counted as expired (two usable leases for a limit of one).
-            renew: format!(
-                "WITH lock AS MATERIALIZED (
-                     SELECT pg_advisory_xact_lock(hashtext($5), hashtext($3))),
-                 t AS MATERIALIZED (SELECT {NOW} AS now FROM lock),
-                 upd AS (
-                     UPDATE {p}leases l
-                     SET expires_at = greatest(l.expires_at,
-                                               t.now + $4::int8 * interval '1 microsecond'),
-                         renewals = l.renewals + 1
-                     FROM t
-                     WHERE l.id = $2 AND l.viewer = $3 AND l.expires_at > t.now
-                     RETURNING l.content, l.created_at, l.expires_at, l.renewals),
-                 old AS (
-                     SELECT l.expires_at <= t.now AS expired FROM {p}leases l, t
-                     WHERE l.id = $2 AND l.viewer = $3)
-                 SELECT upd.content, upd.created_at, upd.expires_at, upd.renewals, old.expired
-                 FROM t LEFT JOIN upd ON true LEFT JOIN old ON true"
-            ),
-            check: format!(
-                "SELECT l.content, l.created_at, l.expires_at, l.renewals,
-                        l.expires_at <= {NOW} AS expired
-                 FROM {p}leases l WHERE l.id = $2 AND l.viewer = $3"
-            ),
-            release: format!("DELETE FROM {p}leases WHERE id = $1 AND viewer = $2"),
-            purge: format!(
-                "DELETE FROM {p}leases WHERE id IN (
-                     SELECT id FROM {p}leases WHERE expires_at <= {NOW}
-                     LIMIT $2 FOR UPDATE SKIP LOCKED)"
-            ),
-        }
-    }
-}
-
 impl PostgresLeaseStore {
     /// Connects to the database named by `url` (`postgres://user:password@host:port/db`,
-    /// with optional `?sslmode=...`) with default [`PostgresOptions`], and runs the
+    /// with optional `?sslmode=...`) with the default [`PostgresConfig`], and runs the
     /// migrations.
     ///
     /// # Errors
     /// [`LeaseError::Unavailable`] if the database cannot be reached within the
     /// timeouts, [`LeaseError::Backend`] for a bad URL or a failed migration.
     pub async fn connect(url: &str) -> Result<Self, LeaseError> {
-        Self::connect_with(url, PostgresOptions::default()).await
+        Self::connect_with(url, PostgresConfig::default()).await
     }
 
-    /// Like [`connect`](Self::connect), with `options`.
+    /// Like [`connect`](Self::connect), with `config`.
     ///
     /// # Errors
-    /// As [`connect`](Self::connect); [`LeaseError::InvalidRequest`] for invalid options.
-    pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, LeaseError> {
-        options.validate()?;
-        let (pg_config, tls_settings) =
-            config::parse(url, options.connect_timeout).map_err(LeaseError::backend)?;
+    /// As [`connect`](Self::connect); [`LeaseError::InvalidRequest`] naming the option
+    /// when [`PostgresConfig::validate`] refuses `config`.
+    pub async fn connect_with(url: &str, config: PostgresConfig) -> Result<Self, LeaseError> {
+        config.validate()?;
+        let (pg_config, tls_config) =
+            url::parse(url, config.connect_timeout).map_err(LeaseError::backend)?;
         let manager = tls::manager(
             pg_config,
-            &tls_settings,
+            &tls_config,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
         )
         .map_err(LeaseError::backend)?;
         let pool = Pool::builder(manager)
-            .max_size(options.max_connections)
-            .wait_timeout(Some(options.wait_timeout))
-            .create_timeout(Some(options.connect_timeout))
-            .recycle_timeout(Some(options.connect_timeout))
+            .max_size(config.max_connections)
+            .wait_timeout(Some(config.wait_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
             .runtime(Runtime::Tokio1)
             .build()
-            .map_err(|e| LeaseError::backend(ConfigError::Pool(e.to_string())))?;
-        Self::from_pool(pool, options).await
+            .map_err(|e| PostgresConfigError::Pool(e.to_string()))?;
+        Self::from_pool(pool, config).await
     }
 
     /// A store over an existing pool. Runs the migrations unless
-    /// [`PostgresOptions::run_migrations`] is off. The pool should have a runtime and
+    /// [`PostgresConfig::run_migrations`] is off. The pool should have a runtime and
     /// wait/create timeouts set, or an unreachable database makes calls wait.
     ///
     /// # Errors
-    /// [`LeaseError::InvalidRequest`] for invalid options; migration failures as in
-    /// [`connect`](Self::connect).
-    pub async fn from_pool(pool: Pool, options: PostgresOptions) -> Result<Self, LeaseError> {
-        options.validate()?;
-        let prefix = options.table_prefix.clone();
+    /// [`LeaseError::InvalidRequest`] naming the option when [`PostgresConfig::validate`]
+    /// refuses `config`; migration failures as in [`connect`](Self::connect).
+    pub async fn from_pool(pool: Pool, config: PostgresConfig) -> Result<Self, LeaseError> {
+        config.validate()?;
+        let prefix = config.table_prefix.clone();
         let store = Self {
             inner: Arc::new(Inner {
                 pool,
                 lock_name: format!("blindcast_lease:{prefix}"),
-                sql: Sql::new(&prefix),
-                options,
+                sql: Statements::new(&prefix),
+                config,
             }),
         };
-        if store.inner.options.run_migrations {
+        if store.inner.config.run_migrations {
             store.migrate().await?;
         }
         Ok(store)
@@ -200,7 +121,7 @@ impl PostgresLeaseStore {
     pub async fn migrate(&self) -> Result<usize, LeaseError> {
         self.retrying(|| async {
             let mut client = self.inner.pool.get().await?;
-            migrations::run(&mut client, &self.inner.options.table_prefix).await
+            schema::run(&mut client, &self.inner.config.table_prefix).await
         })
         .await
     }
@@ -210,13 +131,19 @@ impl PostgresLeaseStore {
         &self.inner.pool
     }
 
-    /// The options the store was built with.
-    pub fn options(&self) -> &PostgresOptions {
-        &self.inner.options
+    /// The configuration the store was built with.
+    pub fn config(&self) -> &PostgresConfig {
+        &self.inner.config
+    }
+
+    /// The old name of [`config`](Self::config).
+    #[deprecated(note = "renamed to config")]
+    pub fn options(&self) -> &PostgresConfig {
+        self.config()
     }
 
     fn offset(&self) -> i64 {
-        self.inner.options.offset_micros()
+        self.inner.config.offset_micros()
     }
 
     /// Runs `op` again after a serialization failure or deadlock, with bounded backoff.
@@ -225,7 +152,7 @@ impl PostgresLeaseStore {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
-        let policy = self.inner.options.retry;
+        let policy = self.inner.config.retry;
         let mut attempt = 1;
         loop {
             match op().await {
@@ -249,7 +176,7 @@ impl PostgresLeaseStore {
     where
         C: Conn,
     {
-        if self.inner.options.prepared_statements {
+        if self.inner.config.prepared_statements {
             let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
             let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
             let statement = client.prepare_typed_cached(sql, &types).await?;
@@ -261,64 +188,58 @@ impl PostgresLeaseStore {
 
     async fn create_once(&self, request: &CreateLease, id: &LeaseId) -> Result<Lease, Failure> {
         let viewer = request.viewer.as_str();
-        let key = request.idempotency_key.as_ref().map(|k| k.as_str());
         let mut client = self.inner.pool.get().await?;
         let tx = client.transaction().await?;
-        // Serializes creates of this viewer (and only this viewer, up to hash collisions)
-        // until commit. Transaction-scoped, so safe behind PgBouncer and RDS Proxy.
-        self.query(
-            &tx,
-            "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
-            &[(&self.inner.lock_name, Type::TEXT), (&viewer, Type::TEXT)],
-        )
-        .await?;
+        let lock = queries::LockViewer {
+            lock_name: &self.inner.lock_name,
+            viewer,
+        };
+        self.query(&tx, &self.inner.sql.lock_viewer, &lock.bind())
+            .await?;
+        let params = queries::Create {
+            clock_offset_us: self.offset(),
+            viewer,
+            idempotency_key: request.idempotency_key.as_ref().map(|k| k.as_str()),
+            id: id.as_str(),
+            content: request.content.as_str(),
+            ttl_us: micros(request.ttl),
+            max_leases_per_viewer: i64::from(request.max_leases_per_viewer),
+        };
         let rows = self
-            .query(
-                &tx,
-                &self.inner.sql.create,
-                &[
-                    (&self.offset(), Type::INT8),
-                    (&viewer, Type::TEXT),
-                    (&key, Type::TEXT),
-                    (&id.as_str(), Type::TEXT),
-                    (&request.content.as_str(), Type::TEXT),
-                    (&micros(request.ttl), Type::INT8),
-                    (&i64::from(request.max_active), Type::INT8),
-                ],
-            )
+            .query(&tx, &self.inner.sql.create, &params.bind())
             .await?;
         tx.commit().await?;
         let row = rows
             .first()
             .ok_or_else(|| LeaseError::backend("create returned no row"))?;
-        let active: i64 = row.try_get(0)?;
-        if let Some(idem_id) = row.try_get::<_, Option<String>>(1)? {
-            let content: String = row.try_get(2)?;
+        if let Some(replay_id) = row.try_get::<_, Option<String>>("replay_id")? {
+            let content: String = row.try_get("replay_content")?;
             if content != request.content.as_str() {
                 return Err(LeaseError::IdempotencyConflict.into());
             }
             return Ok(Lease {
-                id: parse_id(&idem_id)?,
+                id: parse_id(&replay_id)?,
                 viewer: request.viewer.clone(),
                 content: request.content.clone(),
-                created_at: row.try_get(3)?,
-                expires_at: row.try_get(4)?,
-                renewals: renewals(row.try_get(5)?)?,
+                created_at: row.try_get("replay_created_at")?,
+                expires_at: row.try_get("replay_expires_at")?,
+                renewals: renewals(row.try_get("replay_renewals")?)?,
             });
         }
-        if row.try_get::<_, Option<String>>(6)?.is_some() {
+        if row.try_get::<_, Option<String>>("new_id")?.is_some() {
             return Ok(Lease {
                 id: id.clone(),
                 viewer: request.viewer.clone(),
                 content: request.content.clone(),
-                created_at: row.try_get(7)?,
-                expires_at: row.try_get(8)?,
+                created_at: row.try_get("new_created_at")?,
+                expires_at: row.try_get("new_expires_at")?,
                 renewals: 0,
             });
         }
+        let active: i64 = row.try_get("active")?;
         Err(LeaseError::LimitReached {
             active: u32::try_from(active).unwrap_or(u32::MAX),
-            max: request.max_active,
+            max: request.max_leases_per_viewer,
         }
         .into())
     }
@@ -330,33 +251,30 @@ impl PostgresLeaseStore {
         ttl: Duration,
     ) -> Result<Lease, Failure> {
         let client = self.inner.pool.get().await?;
+        let params = queries::Renew {
+            clock_offset_us: self.offset(),
+            id: lease_id.as_str(),
+            viewer: viewer.as_str(),
+            ttl_us: micros(ttl),
+            lock_name: &self.inner.lock_name,
+        };
         let rows = self
-            .query(
-                &client,
-                &self.inner.sql.renew,
-                &[
-                    (&self.offset(), Type::INT8),
-                    (&lease_id.as_str(), Type::TEXT),
-                    (&viewer.as_str(), Type::TEXT),
-                    (&micros(ttl), Type::INT8),
-                    (&self.inner.lock_name, Type::TEXT),
-                ],
-            )
+            .query(&client, &self.inner.sql.renew, &params.bind())
             .await?;
         let row = rows
             .first()
             .ok_or_else(|| LeaseError::backend("renew returned no row"))?;
-        match row.try_get::<_, Option<String>>(0)? {
+        match row.try_get::<_, Option<String>>("content")? {
             Some(content) => Ok(Lease {
                 id: lease_id.clone(),
                 viewer: viewer.clone(),
                 content: parse_content(content)?,
-                created_at: row.try_get(1)?,
-                expires_at: row.try_get(2)?,
-                renewals: renewals(row.try_get(3)?)?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                renewals: renewals(row.try_get("renewals")?)?,
             }),
             // Not updated: expired, or gone (never existed, released, another viewer's).
-            None => match row.try_get::<_, Option<bool>>(4)? {
+            None => match row.try_get::<_, Option<bool>>("expired")? {
                 Some(true) => Err(LeaseError::Expired.into()),
                 _ => Err(LeaseError::NotFound.into()),
             },
@@ -370,22 +288,19 @@ impl PostgresLeaseStore {
         content: &ContentId,
     ) -> Result<Lease, Failure> {
         let client = self.inner.pool.get().await?;
+        let params = queries::Check {
+            clock_offset_us: self.offset(),
+            id: lease_id.as_str(),
+            viewer: viewer.as_str(),
+        };
         let rows = self
-            .query(
-                &client,
-                &self.inner.sql.check,
-                &[
-                    (&self.offset(), Type::INT8),
-                    (&lease_id.as_str(), Type::TEXT),
-                    (&viewer.as_str(), Type::TEXT),
-                ],
-            )
+            .query(&client, &self.inner.sql.check, &params.bind())
             .await?;
         let row = rows.first().ok_or(LeaseError::NotFound)?;
-        if row.try_get::<_, bool>(4)? {
+        if row.try_get::<_, bool>("expired")? {
             return Err(LeaseError::Expired.into());
         }
-        let stored: String = row.try_get(0)?;
+        let stored: String = row.try_get("content")?;
         if stored != content.as_str() {
             return Err(LeaseError::WrongContent.into());
         }
@@ -393,9 +308,9 @@ impl PostgresLeaseStore {
             id: lease_id.clone(),
             viewer: viewer.clone(),
             content: content.clone(),
-            created_at: row.try_get(1)?,
-            expires_at: row.try_get(2)?,
-            renewals: renewals(row.try_get(3)?)?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            renewals: renewals(row.try_get("renewals")?)?,
         })
     }
 }
@@ -469,15 +384,12 @@ impl LeaseStore for PostgresLeaseStore {
     async fn release(&self, lease_id: &LeaseId, viewer: &ViewerId) -> Result<(), LeaseError> {
         self.retrying(|| async {
             let client = self.inner.pool.get().await?;
-            self.query(
-                &client,
-                &self.inner.sql.release,
-                &[
-                    (&lease_id.as_str(), Type::TEXT),
-                    (&viewer.as_str(), Type::TEXT),
-                ],
-            )
-            .await?;
+            let params = queries::Release {
+                id: lease_id.as_str(),
+                viewer: viewer.as_str(),
+            };
+            self.query(&client, &self.inner.sql.release, &params.bind())
+                .await?;
             Ok(())
         })
         .await
@@ -490,10 +402,13 @@ impl LeaseStore for PostgresLeaseStore {
             let deleted = self
                 .retrying(|| async {
                     let client = self.inner.pool.get().await?;
-                    let statement = &self.inner.sql.purge;
-                    let params: [(&(dyn ToSql + Sync), Type); 2] =
-                        [(&self.offset(), Type::INT8), (&PURGE_BATCH, Type::INT8)];
-                    let rows = self.purge_batch(&client, statement, &params).await?;
+                    let params = queries::Purge {
+                        clock_offset_us: self.offset(),
+                        batch: PURGE_BATCH,
+                    };
+                    let rows = self
+                        .purge_batch(&client, &self.inner.sql.purge, &params.bind())
+                        .await?;
                     Ok(rows)
                 })
                 .await?;
@@ -521,7 +436,7 @@ impl PostgresLeaseStore {
         statement: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<u64, Failure> {
-        let rows = if self.inner.options.prepared_statements {
+        let rows = if self.inner.config.prepared_statements {
             let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
             let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
             let prepared = client.prepare_typed_cached(statement, &types).await?;

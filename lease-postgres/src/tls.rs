@@ -2,15 +2,15 @@
 
 use deadpool_postgres::{Manager, ManagerConfig};
 
-use crate::config::{SslMode, TlsSettings};
-use crate::error::ConfigError;
+use crate::error::PostgresConfigError;
+use crate::url::{SslMode, TlsConfig};
 
 /// A pool manager that connects as `tls` says.
 pub(crate) fn manager(
     config: tokio_postgres::Config,
-    tls: &TlsSettings,
+    tls: &TlsConfig,
     manager_config: ManagerConfig,
-) -> Result<Manager, ConfigError> {
+) -> Result<Manager, PostgresConfigError> {
     if tls.mode == SslMode::Disable {
         return Ok(Manager::from_config(
             config,
@@ -24,18 +24,18 @@ pub(crate) fn manager(
 #[cfg(not(feature = "tls"))]
 fn rustls_manager(
     _config: tokio_postgres::Config,
-    tls: &TlsSettings,
+    tls: &TlsConfig,
     _manager_config: ManagerConfig,
-) -> Result<Manager, ConfigError> {
-    Err(ConfigError::TlsDisabled(tls.mode.name()))
+) -> Result<Manager, PostgresConfigError> {
+    Err(PostgresConfigError::TlsDisabled(tls.mode.name()))
 }
 
 #[cfg(feature = "tls")]
 fn rustls_manager(
     config: tokio_postgres::Config,
-    tls: &TlsSettings,
+    tls: &TlsConfig,
     manager_config: ManagerConfig,
-) -> Result<Manager, ConfigError> {
+) -> Result<Manager, PostgresConfigError> {
     let connector = tokio_postgres_rustls::MakeRustlsConnect::new(rustls_impl::client_config(tls)?);
     Ok(Manager::from_config(config, connector, manager_config))
 }
@@ -53,13 +53,13 @@ mod rustls_impl {
         CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
     };
 
-    use super::{ConfigError, SslMode, TlsSettings};
+    use super::{PostgresConfigError, SslMode, TlsConfig};
 
-    pub(super) fn client_config(tls: &TlsSettings) -> Result<ClientConfig, ConfigError> {
+    pub(super) fn client_config(tls: &TlsConfig) -> Result<ClientConfig, PostgresConfigError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| ConfigError::RootCerts(e.to_string()))?;
+            .map_err(|e| PostgresConfigError::RootCerts(e.to_string()))?;
         let verifier: Arc<dyn ServerCertVerifier> = match tls.mode {
             // libpq's `prefer` and `require` encrypt without verifying the server.
             SslMode::Disable | SslMode::Prefer | SslMode::Require => {
@@ -71,7 +71,7 @@ mod rustls_impl {
                     provider.clone(),
                 )
                 .build()
-                .map_err(|e| ConfigError::RootCerts(e.to_string()))?;
+                .map_err(|e| PostgresConfigError::RootCerts(e.to_string()))?;
                 if tls.mode == SslMode::VerifyCa {
                     Arc::new(ChainOnly(webpki))
                 } else {
@@ -87,15 +87,15 @@ mod rustls_impl {
 
     /// `sslrootcert` alone when given (as libpq does), else the system roots and the
     /// Mozilla roots of webpki-roots.
-    fn roots(tls: &TlsSettings) -> Result<RootCertStore, ConfigError> {
+    fn roots(tls: &TlsConfig) -> Result<RootCertStore, PostgresConfigError> {
         let mut roots = RootCertStore::empty();
         if let Some(path) = &tls.root_cert {
             let certs = CertificateDer::pem_file_iter(path)
                 .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-                .map_err(|e| ConfigError::RootCerts(format!("{}: {e}", path.display())))?;
+                .map_err(|e| PostgresConfigError::RootCerts(format!("{}: {e}", path.display())))?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(ConfigError::RootCerts(format!(
+                return Err(PostgresConfigError::RootCerts(format!(
                     "{}: no usable certificate",
                     path.display()
                 )));

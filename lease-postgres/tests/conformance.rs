@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use blindcast_keys_core::lease::LeaseStore;
-use blindcast_lease_postgres::{DbClockOffset, PostgresLeaseStore, PostgresOptions};
+use blindcast_lease_postgres::{DbClockOffset, PostgresConfig, PostgresLeaseStore};
 use blindcast_lease_testkit::history::{Faults, Stop, VIEWERS};
 use blindcast_lease_testkit::{Harness, lease_store_conformance};
 
 #[derive(Debug)]
 struct Postgres {
     store: Arc<PostgresLeaseStore>,
-    options: PostgresOptions,
+    config: PostgresConfig,
     clock: DbClockOffset,
     /// The table prefix of the latest history, for the fault injector.
     history_prefix: Mutex<Option<String>>,
@@ -32,7 +32,7 @@ impl Harness for Postgres {
 
     async fn sibling(&self) -> Arc<dyn LeaseStore> {
         // Its own pool, same database, prefix and clock offset.
-        Arc::new(common::store(self.options.clone()).await)
+        Arc::new(common::store(self.config.clone()).await)
     }
 
     async fn advance(&self, by: Duration) {
@@ -41,11 +41,11 @@ impl Harness for Postgres {
 
     async fn history_stores(&self, clients: usize) -> Vec<Arc<dyn LeaseStore>> {
         // A fresh prefix on the real database clock; each client its own pool.
-        let options = common::options("hist");
-        *self.history_prefix.lock().expect("prefix lock") = Some(options.table_prefix.clone());
+        let config = common::config("hist");
+        *self.history_prefix.lock().expect("prefix lock") = Some(config.table_prefix.clone());
         let mut stores: Vec<Arc<dyn LeaseStore>> = Vec::new();
         for _ in 0..clients {
-            stores.push(Arc::new(common::store(options.clone()).await));
+            stores.push(Arc::new(common::store(config.clone()).await));
         }
         stores
     }
@@ -72,7 +72,7 @@ impl Harness for Postgres {
 /// 5-60 ms, or terminates the history stores' backends that are inside an operation.
 async fn faults(prefix: String, mut stop: Stop) -> Faults {
     // Its own pool, so the stores' pools see only their own connections die.
-    let injector = common::store(common::options("fault")).await;
+    let injector = common::store(common::config("fault")).await;
     let client = injector.pool().get().await.expect("fault connection");
     let lock_name = format!("blindcast_lease:{prefix}");
     let mut faults = Faults::default();
@@ -142,10 +142,10 @@ async fn faults(prefix: String, mut stop: Stop) -> Faults {
 
 async fn make_harness() -> Postgres {
     let clock = DbClockOffset::new();
-    let options = common::options("conf").with_clock_offset(clock.clone());
+    let config = common::config("conf").with_clock_offset(clock.clone());
     Postgres {
-        store: Arc::new(common::store(options.clone()).await),
-        options,
+        store: Arc::new(common::store(config.clone()).await),
+        config,
         clock,
         history_prefix: Mutex::new(None),
     }

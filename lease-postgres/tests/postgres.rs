@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use blindcast_keys_core::lease::{LeaseError, LeaseStore};
-use blindcast_lease_postgres::{DbClockOffset, PostgresLeaseStore, PostgresOptions};
+use blindcast_lease_postgres::{DbClockOffset, PostgresConfig, PostgresLeaseStore, RetryPolicy};
 use blindcast_lease_testkit::{
     LONG_TTL, RACE_CLIENTS, RACE_ROUNDS, content, postgres_url, race_round, request, viewer,
 };
@@ -38,7 +38,7 @@ fn race_worker() {
     };
     let rt = runtime();
     let store: Arc<dyn LeaseStore> = Arc::new(rt.block_on(common::store(
-        common::options("unused").with_table_prefix(prefix),
+        common::config("unused").with_table_prefix(prefix),
     )));
     let stores = [store];
     println!("READY");
@@ -78,11 +78,11 @@ fn race_across_processes_holds_limit() {
             }
         }
     });
-    let options = common::options("xproc");
-    let prefix = options.table_prefix.clone();
+    let config = common::config("xproc");
+    let prefix = config.table_prefix.clone();
     // Migrate once up front, so the workers start on an existing schema.
     let rt = runtime();
-    let store = rt.block_on(common::store(options));
+    let store = rt.block_on(common::store(config));
     let exe = std::env::current_exe().unwrap();
     let mut workers: Vec<_> = (0..WORKERS)
         .map(|_| {
@@ -161,8 +161,8 @@ fn closed_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-fn fast_failing(options: PostgresOptions) -> PostgresOptions {
-    options
+fn fast_failing(config: PostgresConfig) -> PostgresConfig {
+    config
         .with_connect_timeout(Duration::from_secs(1))
         .with_wait_timeout(Duration::from_secs(1))
 }
@@ -186,13 +186,13 @@ async fn unreachable_database_is_unavailable_promptly() {
     let url = format!("postgres://postgres@127.0.0.1:{}/none", closed_port());
     let started = Instant::now();
     assert_unavailable(
-        PostgresLeaseStore::connect_with(&url, fast_failing(PostgresOptions::default())).await,
+        PostgresLeaseStore::connect_with(&url, fast_failing(PostgresConfig::default())).await,
         started,
     );
 
     let lazy = PostgresLeaseStore::connect_with(
         &url,
-        fast_failing(PostgresOptions::default()).with_run_migrations(false),
+        fast_failing(PostgresConfig::default()).with_run_migrations(false),
     )
     .await
     .unwrap();
@@ -217,7 +217,7 @@ async fn silent_host_is_unavailable_within_the_connect_timeout() {
     assert_unavailable(
         PostgresLeaseStore::connect_with(
             "postgres://postgres@192.0.2.1:5432/none",
-            fast_failing(PostgresOptions::default()),
+            fast_failing(PostgresConfig::default()),
         )
         .await,
         started,
@@ -228,9 +228,9 @@ async fn silent_host_is_unavailable_within_the_connect_timeout() {
 /// separate stores.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn migrations_are_idempotent_and_prefixes_are_isolated() {
-    let options = common::options("mig");
+    let config = common::config("mig");
     let connects: Vec<_> = (0..4)
-        .map(|_| tokio::spawn(common::store(options.clone())))
+        .map(|_| tokio::spawn(common::store(config.clone())))
         .collect();
     let mut stores = Vec::new();
     for c in connects {
@@ -238,7 +238,7 @@ async fn migrations_are_idempotent_and_prefixes_are_isolated() {
     }
     let a = &stores[0];
     assert_eq!(a.migrate().await.unwrap(), 0, "nothing left to apply");
-    let again = common::store(options.clone()).await;
+    let again = common::store(config.clone()).await;
     let versions: Vec<i32> = again
         .pool()
         .get()
@@ -247,7 +247,7 @@ async fn migrations_are_idempotent_and_prefixes_are_isolated() {
         .query(
             &format!(
                 "SELECT version FROM {}schema_migrations ORDER BY version",
-                options.table_prefix
+                config.table_prefix
             ),
             &[],
         )
@@ -263,7 +263,7 @@ async fn migrations_are_idempotent_and_prefixes_are_isolated() {
         .check(&lease.id, &viewer("pat"), &content("m"))
         .await
         .unwrap();
-    let b = common::store(common::options("mig_other")).await;
+    let b = common::store(common::config("mig_other")).await;
     assert!(matches!(
         b.check(&lease.id, &viewer("pat"), &content("m")).await,
         Err(LeaseError::NotFound)
@@ -277,13 +277,49 @@ async fn migrations_are_idempotent_and_prefixes_are_isolated() {
 async fn invalid_prefix_is_rejected() {
     let result = PostgresLeaseStore::connect_with(
         &postgres_url(),
-        PostgresOptions::default().with_table_prefix("x; DROP TABLE y"),
+        PostgresConfig::default().with_table_prefix("x; DROP TABLE y"),
     )
     .await;
     assert!(
-        matches!(result, Err(LeaseError::InvalidRequest(_))),
+        matches!(result, Err(LeaseError::InvalidRequest(m)) if m.starts_with("table_prefix ")),
         "{result:?}"
     );
+}
+
+/// Each bad option is refused by name before anything connects: the URL names a port
+/// nothing listens on, so an attempt to connect would be `Unavailable` instead.
+#[tokio::test]
+async fn invalid_options_are_refused_by_name_before_connecting() {
+    let url = format!("postgres://postgres@127.0.0.1:{}/none", closed_port());
+    let cases = [
+        (
+            PostgresConfig::default().with_max_connections(0),
+            "max_connections ",
+        ),
+        (
+            PostgresConfig::default().with_wait_timeout(Duration::ZERO),
+            "wait_timeout ",
+        ),
+        (
+            PostgresConfig::default().with_connect_timeout(Duration::MAX),
+            "connect_timeout ",
+        ),
+        (
+            PostgresConfig::default().with_retry(RetryPolicy::new(
+                0,
+                Duration::from_millis(1),
+                Duration::from_millis(1),
+            )),
+            "retry.max_attempts ",
+        ),
+    ];
+    for (config, option) in cases {
+        let result = PostgresLeaseStore::connect_with(&url, config).await;
+        assert!(
+            matches!(result, Err(LeaseError::InvalidRequest(m)) if m.starts_with(option)),
+            "{option}: {result:?}"
+        );
+    }
 }
 
 async fn db_now(store: &PostgresLeaseStore) -> SystemTime {
@@ -300,7 +336,7 @@ async fn db_now(store: &PostgresLeaseStore) -> SystemTime {
 #[tokio::test]
 async fn database_clock_decides_expiry() {
     let clock = DbClockOffset::new();
-    let store = common::store(common::options("clock").with_clock_offset(clock.clone())).await;
+    let store = common::store(common::config("clock").with_clock_offset(clock.clone())).await;
     let before = db_now(&store).await;
     let lease = store
         .create(request("quinn", "m", LONG_TTL, 5))
@@ -338,7 +374,7 @@ async fn database_clock_decides_expiry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unnamed_statements_work_and_hold_the_limit() {
     let store: Arc<dyn LeaseStore> =
-        Arc::new(common::store(common::options("unnamed").with_prepared_statements(false)).await);
+        Arc::new(common::store(common::config("unnamed").with_prepared_statements(false)).await);
     let lease = store
         .create(request("rae", "m", LONG_TTL, 2))
         .await
@@ -429,8 +465,8 @@ impl Drop for TlsCluster {
 async fn tls_modes() {
     let cluster = TlsCluster::start();
     let url = cluster.url.clone();
-    let options = || common::options("tls");
-    let plain = PostgresLeaseStore::connect_with(&url, options())
+    let config = || common::config("tls");
+    let plain = PostgresLeaseStore::connect_with(&url, config())
         .await
         .unwrap();
     assert!(!uses_tls(&plain).await, "no sslmode means plain TCP");
@@ -445,7 +481,7 @@ async fn tls_modes() {
     drop(client);
     let require = PostgresLeaseStore::connect_with(
         &with_params(&url, "sslmode=require"),
-        fast_failing(options()),
+        fast_failing(config()),
     )
     .await
     .unwrap();
@@ -458,7 +494,7 @@ async fn tls_modes() {
     let started = Instant::now();
     let untrusted = PostgresLeaseStore::connect_with(
         &with_params(&url, "sslmode=verify-full"),
-        fast_failing(options()),
+        fast_failing(config()),
     )
     .await;
     assert_unavailable(untrusted, started);
@@ -470,7 +506,7 @@ async fn tls_modes() {
             &url,
             &format!("sslmode=verify-full&sslrootcert={}", ca.display()),
         ),
-        fast_failing(options()),
+        fast_failing(config()),
     )
     .await
     .unwrap();
@@ -486,7 +522,7 @@ async fn debug_hides_the_password() {
             "postgres://user:hunter2secret@127.0.0.1:{}/db",
             closed_port()
         ),
-        PostgresOptions::default().with_run_migrations(false),
+        PostgresConfig::default().with_run_migrations(false),
     )
     .await
     .unwrap();

@@ -12,10 +12,10 @@ use blindcast_lease_testkit::renew_delayed_past_expiry_keeps_the_limit;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn renew_held_on_the_row_lock_cannot_outrun_a_create() {
-    let options = common::options("rowlock");
-    let prefix = options.table_prefix.clone();
-    let store = Arc::new(common::store(options).await);
-    let holder = common::store(common::options("rowholder")).await;
+    let config = common::config("rowlock");
+    let prefix = config.table_prefix.clone();
+    let store = Arc::new(common::store(config).await);
+    let holder = common::store(common::config("rowholder")).await;
     let client = holder.pool().get().await.expect("holder connection");
     let outcome = renew_delayed_past_expiry_keeps_the_limit(
         store,

@@ -99,6 +99,43 @@ impl SqliteStoreError {
     }
 }
 
+/// An option of [`SqliteConfig`](crate::SqliteConfig) the store cannot use. Travels as
+/// [`LeaseError::InvalidRequest`] with this message, which names the option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SqliteConfigError {
+    /// `pool_size` is 0.
+    PoolSize,
+    /// `busy_timeout` is 0 or longer than [`MAX_TIMEOUT`](crate::MAX_TIMEOUT).
+    BusyTimeout,
+    /// `pool_timeout` is 0 or longer than [`MAX_TIMEOUT`](crate::MAX_TIMEOUT).
+    PoolTimeout,
+}
+
+impl std::fmt::Display for SqliteConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for SqliteConfigError {}
+
+impl SqliteConfigError {
+    fn message(self) -> &'static str {
+        match self {
+            Self::PoolSize => "pool_size must be at least 1",
+            Self::BusyTimeout => "busy_timeout must be more than 0 and at most 24 hours",
+            Self::PoolTimeout => "pool_timeout must be more than 0 and at most 24 hours",
+        }
+    }
+}
+
+impl From<SqliteConfigError> for LeaseError {
+    fn from(e: SqliteConfigError) -> Self {
+        Self::InvalidRequest(e.message())
+    }
+}
+
 /// The error of one blocking operation: either already a lease answer, or SQLite's.
 #[derive(Debug)]
 pub(crate) enum OpError {

@@ -3,16 +3,18 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod config;
 mod error;
-mod options;
 mod pool;
 mod queries;
 mod schema;
 mod store;
 mod time;
 
-pub use error::SqliteStoreError;
-pub use options::{DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, SqliteOptions, Synchronous};
+#[allow(deprecated)]
+pub use config::SqliteOptions;
+pub use config::{DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, MAX_TIMEOUT, SqliteConfig, Synchronous};
+pub use error::{SqliteConfigError, SqliteStoreError};
 pub use schema::SCHEMA_VERSION;
 pub use store::SqliteLeaseStore;
 

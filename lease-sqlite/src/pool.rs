@@ -15,7 +15,7 @@
 //!   hands the worker's other tasks to another thread first, and saves a hand-off to
 //!   another thread and back on every write; on a current-thread runtime, on
 //!   `spawn_blocking`.
-//! - Reads run inline when a connection is idle ([`SqliteOptions::inline_reads`],
+//! - Reads run inline when a connection is idle ([`SqliteConfig::with_inline_reads`],
 //!   on by default). A WAL-mode read never waits for a writer, and the inline attempt
 //!   runs with the busy handler off, so it cannot sleep: if SQLite answers busy (a
 //!   checkpoint or WAL recovery in progress), the read is retried on `spawn_blocking`
@@ -24,7 +24,7 @@
 //!   load went from 0.34 to 0.74 × the unleased rate when reads moved inline
 //!   (BENCHMARKS.md).
 //!
-//! [`SqliteOptions::inline_reads`]: crate::SqliteOptions::inline_reads
+//! [`SqliteConfig::with_inline_reads`]: crate::SqliteConfig::with_inline_reads
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -39,26 +39,26 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::batch::{self, Claim, Failure, Job, MAX_BATCH, Pending};
+use crate::config::Synchronous;
 use crate::error::{OpError, SqliteStoreError, is_busy, sql_to_lease};
-use crate::options::Synchronous;
 
-/// Per-connection settings (the journal mode lives in the file and is set once at open).
+/// Per-connection configuration (the journal mode lives in the file and is set once at open).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ConnSettings {
+pub(crate) struct ConnConfig {
     pub(crate) busy_timeout: Duration,
     pub(crate) synchronous: Synchronous,
     pub(crate) inline_reads: bool,
 }
 
 /// Opens and configures one connection to `path`.
-pub(crate) fn connect(path: &Path, settings: ConnSettings) -> Result<Connection, rusqlite::Error> {
+pub(crate) fn connect(path: &Path, conn_config: ConnConfig) -> Result<Connection, rusqlite::Error> {
     // No URI parsing: the path is a file name, never a query string.
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(settings.busy_timeout)?;
-    conn.pragma_update(None, "synchronous", settings.synchronous.pragma_value())?;
+    conn.busy_timeout(conn_config.busy_timeout)?;
+    conn.pragma_update(None, "synchronous", conn_config.synchronous.pragma_value())?;
     Ok(conn)
 }
 
@@ -70,9 +70,9 @@ pub(crate) struct Pool {
 
 struct Inner {
     path: PathBuf,
-    settings: ConnSettings,
+    conn_config: ConnConfig,
     size: usize,
-    acquire_timeout: Duration,
+    pool_timeout: Duration,
     permits: Arc<Semaphore>,
     /// One permit: the writer of this store allowed to run a batch of queued writes.
     write_gate: Arc<Semaphore>,
@@ -87,10 +87,10 @@ impl fmt::Debug for Pool {
             .field("path", &self.inner.path)
             .field("size", &self.inner.size)
             .field("available", &self.inner.permits.available_permits())
-            .field("busy_timeout", &self.inner.settings.busy_timeout)
-            .field("acquire_timeout", &self.inner.acquire_timeout)
-            .field("synchronous", &self.inner.settings.synchronous)
-            .field("inline_reads", &self.inner.settings.inline_reads)
+            .field("busy_timeout", &self.inner.conn_config.busy_timeout)
+            .field("pool_timeout", &self.inner.pool_timeout)
+            .field("synchronous", &self.inner.conn_config.synchronous)
+            .field("inline_reads", &self.inner.conn_config.inline_reads)
             .finish()
     }
 }
@@ -99,18 +99,18 @@ impl Pool {
     /// A pool of at most `size` connections (at least 1), seeded with `first`.
     pub(crate) fn new(
         path: PathBuf,
-        settings: ConnSettings,
+        conn_config: ConnConfig,
         size: usize,
-        acquire_timeout: Duration,
+        pool_timeout: Duration,
         first: Connection,
     ) -> Self {
         let size = size.max(1);
         Self {
             inner: Arc::new(Inner {
                 path,
-                settings,
+                conn_config,
                 size,
-                acquire_timeout,
+                pool_timeout,
                 permits: Arc::new(Semaphore::new(size)),
                 write_gate: Arc::new(Semaphore::new(1)),
                 queue: Mutex::new(VecDeque::new()),
@@ -123,14 +123,14 @@ impl Pool {
     /// are on, else on a blocking thread (see the module docs).
     ///
     /// # Errors
-    /// `Unavailable` when no connection frees up within the acquire timeout, or when
+    /// `Unavailable` when no connection frees up within the pool timeout, or when
     /// SQLite stays busy past its busy timeout; whatever `op` returns otherwise.
     pub(crate) async fn read<T, F>(&self, op: F) -> Result<T, LeaseError>
     where
         T: Send + 'static,
         F: Fn(&mut Connection) -> Result<T, OpError> + Send + 'static,
     {
-        if self.inner.settings.inline_reads
+        if self.inner.conn_config.inline_reads
             && let Some(result) = self.inner.try_read_inline(&op)
         {
             return result;
@@ -143,7 +143,7 @@ impl Pool {
     /// transaction has committed.
     ///
     /// # Errors
-    /// `Unavailable` when the write could not start within the acquire timeout (it then
+    /// `Unavailable` when the write could not start within the pool timeout (it then
     /// never runs), or SQLite stayed busy past its busy timeout; `Backend` when the
     /// transaction failed; whatever `op` returns otherwise.
     pub(crate) async fn write<T, F>(&self, op: F) -> Result<T, LeaseError>
@@ -156,7 +156,7 @@ impl Pool {
         self.inner
             .lock_queue()
             .push_back(Box::new(Job::new(claim.clone(), op, reply)));
-        let deadline = tokio::time::Instant::now() + self.inner.acquire_timeout;
+        let deadline = tokio::time::Instant::now() + self.inner.pool_timeout;
         let dropped = |_| LeaseError::unavailable(SqliteStoreError::WriteDropped);
         loop {
             tokio::select! {
@@ -171,7 +171,7 @@ impl Pool {
                 () = tokio::time::sleep_until(deadline) => {
                     if claim.abandon() {
                         return Err(LeaseError::unavailable(SqliteStoreError::PoolTimeout(
-                            self.inner.acquire_timeout,
+                            self.inner.pool_timeout,
                         )));
                     }
                     // A batch holds the write already: its answer is on the way.
@@ -190,7 +190,7 @@ impl Pool {
         let permits = self.inner.permits.clone();
         let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, permits.acquire_owned()).await
         else {
-            let failure = Failure::PoolTimeout(self.inner.acquire_timeout);
+            let failure = Failure::PoolTimeout(self.inner.pool_timeout);
             return batch::answer_all(jobs, Some(&failure));
         };
         let inner = self.inner.clone();
@@ -222,12 +222,12 @@ impl Pool {
         F: FnOnce(&mut Connection) -> Result<T, OpError> + Send + 'static,
     {
         let permit = tokio::time::timeout(
-            self.inner.acquire_timeout,
+            self.inner.pool_timeout,
             self.inner.permits.clone().acquire_owned(),
         )
         .await
         .map_err(|_| {
-            LeaseError::unavailable(SqliteStoreError::PoolTimeout(self.inner.acquire_timeout))
+            LeaseError::unavailable(SqliteStoreError::PoolTimeout(self.inner.pool_timeout))
         })?
         // The semaphore is never closed; treat it as unavailable if it ever is.
         .map_err(LeaseError::unavailable)?;
@@ -286,7 +286,7 @@ impl Inner {
                 SqliteStoreError::OperationPanicked,
             )));
         };
-        if conn.busy_timeout(self.settings.busy_timeout).is_ok() {
+        if conn.busy_timeout(self.conn_config.busy_timeout).is_ok() {
             self.put_back(conn);
         }
         match result {
@@ -299,7 +299,7 @@ impl Inner {
     fn connection(&self) -> Result<Connection, rusqlite::Error> {
         match self.take_idle() {
             Some(conn) => Ok(conn),
-            None => connect(&self.path, self.settings),
+            None => connect(&self.path, self.conn_config),
         }
     }
 

@@ -1,4 +1,6 @@
-//! The blocking SQL behind each store operation, on one connection.
+//! The SQL of each store operation, as named consts, and the blocking code that runs it
+//! on one connection. Parameters are named (`:viewer`) and bound by name; rows are read
+//! by column name.
 //!
 //! The writes (`create`, `renew`, `release`, `purge_batch`) run inside a `BEGIN
 //! IMMEDIATE` transaction that the pool has opened, each in a savepoint of its own
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{Clock, CreateLease, Lease, LeaseError, LeaseId, ViewerId};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, named_params};
 
 use crate::error::{OpError, SqliteStoreError};
 use crate::time::{from_millis, to_millis, ttl_millis};
@@ -31,22 +33,66 @@ struct LeaseRow {
     renewals: i64,
 }
 
-/// The columns [`LeaseRow::read`] expects, in order.
+/// The columns [`LeaseRow::read`] reads.
 macro_rules! lease_columns {
     () => {
         "id, viewer, content, created_at_ms, expires_at_ms, renewals"
     };
 }
 
+/// The viewer's unexpired lease created with this idempotency key.
+const FIND_REPLAY: &str = concat!(
+    "SELECT ",
+    lease_columns!(),
+    " FROM leases \
+     WHERE viewer = :viewer AND idempotency_key = :idempotency_key AND expires_at_ms > :now_ms"
+);
+
+/// Column: the viewer's unexpired leases.
+const COUNT_ACTIVE: &str =
+    "SELECT COUNT(*) AS active FROM leases WHERE viewer = :viewer AND expires_at_ms > :now_ms";
+
+/// Frees an idempotency key that still names an expired lease of the viewer.
+const FREE_EXPIRED_KEY: &str = "UPDATE leases SET idempotency_key = NULL \
+     WHERE viewer = :viewer AND idempotency_key = :idempotency_key AND expires_at_ms <= :now_ms";
+
+const INSERT: &str = "INSERT INTO leases \
+     (id, viewer, content, created_at_ms, expires_at_ms, renewals, idempotency_key) \
+     VALUES (:id, :viewer, :content, :now_ms, :expires_at_ms, 0, :idempotency_key)";
+
+/// Extends an unexpired lease to at least `:until_ms`; returns it.
+const RENEW: &str = concat!(
+    "UPDATE leases \
+     SET expires_at_ms = MAX(expires_at_ms, :until_ms), renewals = renewals + 1 \
+     WHERE id = :id AND viewer = :viewer AND expires_at_ms > :now_ms RETURNING ",
+    lease_columns!()
+);
+
+/// Whether the viewer has this lease at all (expired or not).
+const EXISTS: &str = "SELECT 1 FROM leases WHERE id = :id AND viewer = :viewer";
+
+const CHECK: &str = concat!(
+    "SELECT ",
+    lease_columns!(),
+    " FROM leases WHERE id = :id AND viewer = :viewer"
+);
+
+const RELEASE: &str = "DELETE FROM leases WHERE id = :id AND viewer = :viewer";
+
+const PURGE: &str = "DELETE FROM leases WHERE rowid IN \
+     (SELECT rowid FROM leases WHERE expires_at_ms <= :now_ms LIMIT :batch)";
+
+const PING: &str = "SELECT 1";
+
 impl LeaseRow {
     fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
-            id: row.get(0)?,
-            viewer: row.get(1)?,
-            content: row.get(2)?,
-            created_at_ms: row.get(3)?,
-            expires_at_ms: row.get(4)?,
-            renewals: row.get(5)?,
+            id: row.get("id")?,
+            viewer: row.get("viewer")?,
+            content: row.get("content")?,
+            created_at_ms: row.get("created_at_ms")?,
+            expires_at_ms: row.get("expires_at_ms")?,
+            renewals: row.get("renewals")?,
         })
     }
 
@@ -91,12 +137,11 @@ pub(crate) fn create(
     let key = request.idempotency_key.as_ref().map(|k| k.as_str());
     if let Some(key) = key {
         let replay = tx
-            .prepare_cached(concat!(
-                "SELECT ",
-                lease_columns!(),
-                " FROM leases WHERE viewer = ?1 AND idempotency_key = ?2 AND expires_at_ms > ?3"
-            ))?
-            .query_row(params![viewer, key, now], LeaseRow::read)
+            .prepare_cached(FIND_REPLAY)?
+            .query_row(
+                named_params! { ":viewer": viewer, ":idempotency_key": key, ":now_ms": now },
+                LeaseRow::read,
+            )
             .optional()?;
         if let Some(row) = replay {
             if row.content != request.content.as_str() {
@@ -107,37 +152,32 @@ pub(crate) fn create(
         }
     }
     let active: i64 = tx
-        .prepare_cached("SELECT COUNT(*) FROM leases WHERE viewer = ?1 AND expires_at_ms > ?2")?
-        .query_row(params![viewer, now], |row| row.get(0))?;
-    if active >= i64::from(request.max_active) {
+        .prepare_cached(COUNT_ACTIVE)?
+        .query_row(named_params! { ":viewer": viewer, ":now_ms": now }, |row| {
+            row.get("active")
+        })?;
+    if active >= i64::from(request.max_leases_per_viewer) {
         return Err(LeaseError::LimitReached {
             active: u32::try_from(active).unwrap_or(u32::MAX),
-            max: request.max_active,
+            max: request.max_leases_per_viewer,
         }
         .into());
     }
     if let Some(key) = key {
         // The key may still name an expired lease; it now starts a new one.
-        tx.prepare_cached(
-            "UPDATE leases SET idempotency_key = NULL \
-             WHERE viewer = ?1 AND idempotency_key = ?2 AND expires_at_ms <= ?3",
-        )?
-        .execute(params![viewer, key, now])?;
+        tx.prepare_cached(FREE_EXPIRED_KEY)?.execute(
+            named_params! { ":viewer": viewer, ":idempotency_key": key, ":now_ms": now },
+        )?;
     }
     let expires = now.saturating_add(ttl_millis(request.ttl));
-    tx.prepare_cached(
-        "INSERT INTO leases \
-         (id, viewer, content, created_at_ms, expires_at_ms, renewals, idempotency_key) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
-    )?
-    .execute(params![
-        id.as_str(),
-        viewer,
-        request.content.as_str(),
-        now,
-        expires,
-        key
-    ])?;
+    tx.prepare_cached(INSERT)?.execute(named_params! {
+        ":id": id.as_str(),
+        ":viewer": viewer,
+        ":content": request.content.as_str(),
+        ":now_ms": now,
+        ":expires_at_ms": expires,
+        ":idempotency_key": key,
+    })?;
     // Built from the stored milliseconds, so it equals what later reads return.
     Ok(Lease {
         id,
@@ -158,18 +198,14 @@ pub(crate) fn renew(
 ) -> Result<Lease, OpError> {
     let now = write_now(tx, clock)?;
     let renewed = tx
-        .prepare_cached(concat!(
-            "UPDATE leases SET expires_at_ms = MAX(expires_at_ms, ?4), renewals = renewals + 1 \
-             WHERE id = ?1 AND viewer = ?2 AND expires_at_ms > ?3 RETURNING ",
-            lease_columns!()
-        ))?
+        .prepare_cached(RENEW)?
         .query_row(
-            params![
-                id.as_str(),
-                viewer.as_str(),
-                now,
-                now.saturating_add(ttl_millis(ttl))
-            ],
+            named_params! {
+                ":id": id.as_str(),
+                ":viewer": viewer.as_str(),
+                ":now_ms": now,
+                ":until_ms": now.saturating_add(ttl_millis(ttl)),
+            },
             LeaseRow::read,
         )
         .optional()?;
@@ -178,8 +214,11 @@ pub(crate) fn renew(
     }
     // Nothing renewed: tell an expired lease from a missing one.
     let exists = tx
-        .prepare_cached("SELECT 1 FROM leases WHERE id = ?1 AND viewer = ?2")?
-        .query_row(params![id.as_str(), viewer.as_str()], |_| Ok(()))
+        .prepare_cached(EXISTS)?
+        .query_row(
+            named_params! { ":id": id.as_str(), ":viewer": viewer.as_str() },
+            |_| Ok(()),
+        )
         .optional()?;
     Err(match exists {
         Some(()) => LeaseError::Expired,
@@ -198,12 +237,11 @@ pub(crate) fn check(
     // One SELECT in autocommit mode: a consistent snapshot, no write lock.
     let now = to_millis(clock.now())?;
     let row = conn
-        .prepare_cached(concat!(
-            "SELECT ",
-            lease_columns!(),
-            " FROM leases WHERE id = ?1 AND viewer = ?2"
-        ))?
-        .query_row(params![id.as_str(), viewer.as_str()], LeaseRow::read)
+        .prepare_cached(CHECK)?
+        .query_row(
+            named_params! { ":id": id.as_str(), ":viewer": viewer.as_str() },
+            LeaseRow::read,
+        )
         .optional()?
         .ok_or(LeaseError::NotFound)?;
     if row.is_expired_at(now) {
@@ -222,8 +260,8 @@ pub(crate) fn release(
     viewer: &ViewerId,
 ) -> Result<(), OpError> {
     write_now(tx, clock)?;
-    tx.prepare_cached("DELETE FROM leases WHERE id = ?1 AND viewer = ?2")?
-        .execute(params![id.as_str(), viewer.as_str()])?;
+    tx.prepare_cached(RELEASE)?
+        .execute(named_params! { ":id": id.as_str(), ":viewer": viewer.as_str() })?;
     Ok(())
 }
 
@@ -231,16 +269,13 @@ pub(crate) fn release(
 pub(crate) fn purge_batch(tx: &Connection, clock: &dyn Clock) -> Result<u64, OpError> {
     let now = write_now(tx, clock)?;
     let deleted = tx
-        .prepare_cached(
-            "DELETE FROM leases WHERE rowid IN \
-             (SELECT rowid FROM leases WHERE expires_at_ms <= ?1 LIMIT ?2)",
-        )?
-        .execute(params![now, PURGE_BATCH])?;
+        .prepare_cached(PURGE)?
+        .execute(named_params! { ":now_ms": now, ":batch": PURGE_BATCH })?;
     Ok(deleted as u64)
 }
 
 pub(crate) fn ping(conn: &mut Connection) -> Result<(), OpError> {
-    conn.prepare_cached("SELECT 1")?
+    conn.prepare_cached(PING)?
         .query_row([], |row| row.get::<_, i64>(0))?;
     Ok(())
 }

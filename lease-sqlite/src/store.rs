@@ -12,9 +12,9 @@ use blindcast_keys_core::lease::{
     validate_ttl,
 };
 
+use crate::config::SqliteConfig;
 use crate::error::{SqliteStoreError, is_busy};
-use crate::options::SqliteOptions;
-use crate::pool::{ConnSettings, Pool, connect};
+use crate::pool::{ConnConfig, Pool, connect};
 use crate::queries::{self, PURGE_BATCH};
 use crate::schema;
 
@@ -24,7 +24,7 @@ use crate::schema;
 /// Cheap to clone: clones share one connection pool. Use it as `Arc<dyn LeaseStore>`.
 /// Operations must be awaited inside a tokio runtime: writes run on a blocking thread
 /// (`block_in_place` on a multi-thread runtime, else `spawn_blocking`); reads run inline
-/// when they cannot wait, else on a blocking thread too ([`SqliteOptions::inline_reads`]).
+/// when they cannot wait, else on a blocking thread too ([`SqliteConfig::with_inline_reads`]).
 #[derive(Clone)]
 pub struct SqliteLeaseStore {
     pool: Pool,
@@ -41,20 +41,21 @@ impl fmt::Debug for SqliteLeaseStore {
 }
 
 impl SqliteLeaseStore {
-    /// Opens (creating if needed) the lease database at `path` with default
-    /// [`SqliteOptions`]: system clock, `synchronous = FULL`, 5 s timeouts, 4 connections.
+    /// Opens (creating if needed) the lease database at `path` with the default
+    /// [`SqliteConfig`]: system clock, `synchronous = FULL`, 5 s timeouts, 4 connections.
     ///
     /// # Errors
     /// See [`open_with`](Self::open_with).
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, LeaseError> {
-        Self::open_with(path, SqliteOptions::default()).await
+        Self::open_with(path, SqliteConfig::default()).await
     }
 
     /// Opens (creating if needed) the lease database at `path`, switches it to WAL mode
     /// and migrates its schema to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION).
     ///
     /// # Errors
-    /// - `LeaseError::InvalidRequest` if the pool size is 0.
+    /// - `LeaseError::InvalidRequest` naming the option when [`SqliteConfig::validate`]
+    ///   refuses `config`.
     /// - `LeaseError::Backend` holding a [`SqliteStoreError`]: `MissingDirectory` when
     ///   the parent directory does not exist, `SchemaTooNew` when the file was written by
     ///   a newer version of this crate, `Open` or `NotWal` when SQLite cannot use it.
@@ -62,41 +63,37 @@ impl SqliteLeaseStore {
     ///   connection kept the database locked past the busy timeout.
     pub async fn open_with(
         path: impl AsRef<Path>,
-        options: SqliteOptions,
+        config: SqliteConfig,
     ) -> Result<Self, LeaseError> {
-        if options.pool_size == 0 {
-            return Err(LeaseError::InvalidRequest(
-                "SQLite pool size must be at least 1",
-            ));
-        }
+        config.validate()?;
         let path = path.as_ref().to_path_buf();
-        let settings = ConnSettings {
-            busy_timeout: options.busy_timeout,
-            synchronous: options.synchronous,
-            inline_reads: options.inline_reads,
+        let conn_config = ConnConfig {
+            busy_timeout: config.busy_timeout,
+            synchronous: config.synchronous,
+            inline_reads: config.inline_reads,
         };
         let opened = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || open_first(&path, settings))
+            tokio::task::spawn_blocking(move || open_first(&path, conn_config))
         };
         let first = opened.await.map_err(LeaseError::backend)??;
         Ok(Self {
             pool: Pool::new(
                 path,
-                settings,
-                options.pool_size,
-                options.pool_timeout,
+                conn_config,
+                config.pool_size,
+                config.pool_timeout,
                 first,
             ),
             // A backwards step of the system clock stops this process's time instead of
             // reviving leases it has seen expire (see the crate docs for other processes).
-            clock: Arc::new(MonotonicClock::new(options.clock)),
+            clock: Arc::new(MonotonicClock::new(config.clock)),
         })
     }
 }
 
 /// Opens the first connection and prepares the file (blocking).
-fn open_first(path: &Path, settings: ConnSettings) -> Result<rusqlite::Connection, LeaseError> {
+fn open_first(path: &Path, conn_config: ConnConfig) -> Result<rusqlite::Connection, LeaseError> {
     // SQLite's own message for a missing directory is "unable to open database file";
     // say what is actually wrong, with the path.
     let dir = match path.parent() {
@@ -108,7 +105,7 @@ fn open_first(path: &Path, settings: ConnSettings) -> Result<rusqlite::Connectio
             path: path.to_owned(),
         }));
     }
-    let mut conn = connect(path, settings).map_err(|source| open_error(path, source))?;
+    let mut conn = connect(path, conn_config).map_err(|source| open_error(path, source))?;
     schema::prepare(&mut conn, path).map_err(|e| match e {
         SqliteStoreError::Open { path, source } => open_error(&path, source),
         other => LeaseError::backend(other),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use blindcast_keys_core::lease::{LeaseStore, ManualClock};
-use blindcast_lease_sqlite::{SqliteLeaseStore, SqliteOptions};
+use blindcast_lease_sqlite::{SqliteConfig, SqliteLeaseStore};
 use blindcast_lease_testkit::history::{Faults, Stop};
 use blindcast_lease_testkit::{Harness, lease_store_conformance};
 
@@ -27,15 +27,15 @@ struct Sqlite {
 }
 
 impl Sqlite {
-    fn options(&self) -> SqliteOptions {
-        options(&self.clock, self.inline_reads)
+    fn config(&self) -> SqliteConfig {
+        config(&self.clock, self.inline_reads)
     }
 }
 
-fn options(clock: &ManualClock, inline_reads: bool) -> SqliteOptions {
-    SqliteOptions::default()
-        .clock(Arc::new(clock.clone()))
-        .inline_reads(inline_reads)
+fn config(clock: &ManualClock, inline_reads: bool) -> SqliteConfig {
+    SqliteConfig::default()
+        .with_clock(Arc::new(clock.clone()))
+        .with_inline_reads(inline_reads)
 }
 
 #[async_trait::async_trait]
@@ -47,7 +47,7 @@ impl Harness for Sqlite {
     async fn sibling(&self) -> Arc<dyn LeaseStore> {
         // Its own pool and connections on the same file, sharing the clock.
         Arc::new(
-            SqliteLeaseStore::open_with(&self.path, self.options())
+            SqliteLeaseStore::open_with(&self.path, self.config())
                 .await
                 .expect("sibling store opens"),
         )
@@ -63,11 +63,11 @@ impl Harness for Sqlite {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = self._dir.path().join(format!("history-{n}.db"));
         *self.history_db.lock().expect("harness lock") = Some(path.clone());
-        let options = SqliteOptions::default().inline_reads(self.inline_reads);
+        let config = SqliteConfig::default().with_inline_reads(self.inline_reads);
         let mut stores: Vec<Arc<dyn LeaseStore>> = Vec::new();
         for _ in 0..clients {
             // Each its own pool on the same file, on the system clock.
-            let store = SqliteLeaseStore::open_with(&path, options.clone())
+            let store = SqliteLeaseStore::open_with(&path, config.clone())
                 .await
                 .expect("history store opens");
             stores.push(Arc::new(store));
@@ -144,7 +144,7 @@ async fn harness(inline_reads: bool) -> Sqlite {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("leases.db");
     let clock = ManualClock::default();
-    let store = SqliteLeaseStore::open_with(&path, options(&clock, inline_reads))
+    let store = SqliteLeaseStore::open_with(&path, config(&clock, inline_reads))
         .await
         .expect("store opens");
     Sqlite {

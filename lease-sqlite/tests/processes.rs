@@ -104,7 +104,7 @@ struct RaceWorker {
 }
 
 /// 100 simultaneous creates per round (50 in each of two processes) for one viewer with
-/// `max_active = 2`: exactly two succeed, every round.
+/// `max_leases_per_viewer = 2`: exactly two succeed, every round.
 #[test]
 fn race_across_processes_holds_limit() {
     if worker_role().is_some() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use blindcast_keys_core::lease::ManualClock;
 use blindcast_lease_sqlite::rusqlite::Connection;
-use blindcast_lease_sqlite::{SqliteLeaseStore, SqliteOptions};
+use blindcast_lease_sqlite::{SqliteConfig, SqliteLeaseStore};
 use blindcast_lease_testkit::renew_delayed_past_expiry_keeps_the_limit;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -40,7 +40,7 @@ async fn backwards_clock_step_never_revives() {
     let clock = ManualClock::default();
     let store = SqliteLeaseStore::open_with(
         dir.path().join("leases.db"),
-        SqliteOptions::default().clock(Arc::new(clock.clone())),
+        SqliteConfig::default().with_clock(Arc::new(clock.clone())),
     )
     .await
     .expect("opens");

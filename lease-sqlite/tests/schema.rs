@@ -6,7 +6,7 @@ use std::time::Duration;
 use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{CreateLease, LeaseError, LeaseStore, ViewerId};
 use blindcast_lease_sqlite::rusqlite::Connection;
-use blindcast_lease_sqlite::{SCHEMA_VERSION, SqliteLeaseStore, SqliteOptions, SqliteStoreError};
+use blindcast_lease_sqlite::{SCHEMA_VERSION, SqliteConfig, SqliteLeaseStore, SqliteStoreError};
 
 fn request(v: &str, c: &str) -> CreateLease {
     CreateLease::new(
@@ -167,12 +167,37 @@ async fn a_file_that_is_not_a_database_is_a_backend_error() {
     );
 }
 
+/// Each bad option is refused by name before the file is touched.
 #[tokio::test]
-async fn zero_pool_size_is_an_invalid_request() {
+async fn invalid_options_are_refused_by_name_before_opening() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("leases.db");
-    let err = SqliteLeaseStore::open_with(&db, SqliteOptions::default().pool_size(0))
-        .await
-        .expect_err("pool size 0");
-    assert!(matches!(err, LeaseError::InvalidRequest(_)), "{err:?}");
+    let cases = [
+        (SqliteConfig::default().with_pool_size(0), "pool_size "),
+        (
+            SqliteConfig::default().with_busy_timeout(Duration::ZERO),
+            "busy_timeout ",
+        ),
+        (
+            SqliteConfig::default().with_busy_timeout(Duration::MAX),
+            "busy_timeout ",
+        ),
+        (
+            SqliteConfig::default().with_pool_timeout(Duration::MAX),
+            "pool_timeout ",
+        ),
+    ];
+    for (config, option) in cases {
+        let err = SqliteLeaseStore::open_with(&db, config)
+            .await
+            .expect_err(option);
+        assert!(
+            matches!(err, LeaseError::InvalidRequest(m) if m.starts_with(option)),
+            "{option}: {err:?}"
+        );
+    }
+    assert!(
+        !db.exists(),
+        "a refused configuration must not create the file"
+    );
 }

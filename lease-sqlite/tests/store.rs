@@ -1,5 +1,5 @@
 //! Behaviour beyond the conformance suite: lock timeouts, pool timeouts, batched purge,
-//! options and `Debug`.
+//! configuration and `Debug`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{CreateLease, LeaseError, LeaseStore, ManualClock, ViewerId};
 use blindcast_lease_sqlite::rusqlite::Connection;
-use blindcast_lease_sqlite::{SqliteLeaseStore, SqliteOptions, SqliteStoreError, Synchronous};
+use blindcast_lease_sqlite::{SqliteConfig, SqliteLeaseStore, SqliteStoreError, Synchronous};
 
 fn request(v: &str, ttl: Duration, max: u32) -> CreateLease {
     CreateLease::new(
@@ -33,7 +33,7 @@ async fn writer_locked_out_past_busy_timeout_is_unavailable() {
     let db = dir.path().join("leases.db");
     let store = SqliteLeaseStore::open_with(
         &db,
-        SqliteOptions::default().busy_timeout(Duration::from_millis(100)),
+        SqliteConfig::default().with_busy_timeout(Duration::from_millis(100)),
     )
     .await
     .expect("opens");
@@ -81,12 +81,12 @@ async fn waiting_for_a_pooled_connection_times_out_as_unavailable() {
     let db = dir.path().join("leases.db");
     let store = SqliteLeaseStore::open_with(
         &db,
-        SqliteOptions::default()
-            .pool_size(1)
+        SqliteConfig::default()
+            .with_pool_size(1)
             // The create waits on the lock until the test releases it, however slow the
             // machine.
-            .busy_timeout(Duration::from_secs(60))
-            .pool_timeout(Duration::from_millis(50)),
+            .with_busy_timeout(Duration::from_secs(60))
+            .with_pool_timeout(Duration::from_millis(50)),
     )
     .await
     .expect("opens");
@@ -140,9 +140,9 @@ async fn purge_deletes_in_batches_and_keeps_live_leases() {
     let clock = ManualClock::default();
     let store = SqliteLeaseStore::open_with(
         &db,
-        SqliteOptions::default()
-            .clock(Arc::new(clock.clone()))
-            .synchronous(Synchronous::Normal),
+        SqliteConfig::default()
+            .with_clock(Arc::new(clock.clone()))
+            .with_synchronous(Synchronous::Normal),
     )
     .await
     .expect("opens");
@@ -187,9 +187,9 @@ async fn store_is_clone_debug_and_object_safe() {
     let db = dir.path().join("leases.db");
     let store = SqliteLeaseStore::open_with(
         &db,
-        SqliteOptions::default()
-            .synchronous(Synchronous::Normal)
-            .pool_size(2),
+        SqliteConfig::default()
+            .with_synchronous(Synchronous::Normal)
+            .with_pool_size(2),
     )
     .await
     .expect("opens");

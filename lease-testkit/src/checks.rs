@@ -30,13 +30,19 @@ pub fn content(name: &str) -> ContentId {
 }
 
 /// A create request for tests.
-pub fn request(v: &str, c: &str, ttl: Duration, max: u32) -> CreateLease {
-    CreateLease::new(viewer(v), content(c), ttl, max)
+pub fn request(v: &str, c: &str, ttl: Duration, max_leases_per_viewer: u32) -> CreateLease {
+    CreateLease::new(viewer(v), content(c), ttl, max_leases_per_viewer)
 }
 
-async fn create(store: &dyn LeaseStore, v: &str, c: &str, ttl: Duration, max: u32) -> Lease {
+async fn create(
+    store: &dyn LeaseStore,
+    v: &str,
+    c: &str,
+    ttl: Duration,
+    max_leases_per_viewer: u32,
+) -> Lease {
     store
-        .create(request(v, c, ttl, max))
+        .create(request(v, c, ttl, max_leases_per_viewer))
         .await
         .unwrap_or_else(|e| panic!("create({v}, {c}) failed: {e:?}"))
 }
@@ -75,7 +81,7 @@ pub async fn create_and_check(h: &impl Harness) {
     assert_ne!(other.id, lease.id, "lease ids must be unique");
 }
 
-/// `max_active` is enforced with the exact counts, and expiry frees slots.
+/// `max_leases_per_viewer` is enforced with the exact counts, and expiry frees slots.
 pub async fn limit_is_enforced_and_expiry_frees_slots(h: &impl Harness) {
     let store = h.store();
     create(&*store, "bob", "a", SHORT_TTL, 2).await;
@@ -294,9 +300,9 @@ pub async fn invalid_requests_change_nothing(h: &impl Harness) {
     assert_eq!(same.renewals, 0);
 }
 
-/// Runs `clients` simultaneous creates for one viewer with `max_active = 2` over the given
-/// stores (round-robin) and returns how many succeeded. Any error other than
-/// `LimitReached` fails the check.
+/// Runs `clients` simultaneous creates for one viewer with `max_leases_per_viewer = 2`
+/// over the given stores (round-robin) and returns how many succeeded. Any error other
+/// than `LimitReached` fails the check.
 pub async fn race_round(
     stores: &[Arc<dyn LeaseStore>],
     viewer_name: &str,

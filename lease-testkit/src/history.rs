@@ -5,10 +5,10 @@
 //! [`check_history`] verifies the record against the [`LeaseStore`] contract.
 //!
 //! What is checked (a violation names the rule, the instant and the operations):
-//! - **limit**: at no instant were more than `limit` leases of one viewer certainly
-//!   usable. A lease is certainly usable from the completion of the create (or renew)
-//!   that acknowledged it until the expiry that operation returned, cut at the first
-//!   invocation of a release.
+//! - **limit**: at no instant were more than `max_leases_per_viewer` leases of one
+//!   viewer certainly usable. A lease is certainly usable from the completion of the
+//!   create (or renew) that acknowledged it until the expiry that operation returned, cut
+//!   at the first invocation of a release.
 //! - **vanished**: a check or renew of a lease that was certainly usable for the whole
 //!   operation (invoked after an acknowledgement, completed before the expiry already
 //!   acknowledged, before any release was invoked) did not answer `NotFound`/`Expired`.
@@ -55,8 +55,9 @@ pub struct HistoryConfig {
     pub tasks: usize,
     /// Operations per task.
     pub ops_per_task: usize,
-    /// Leases per viewer.
-    pub limit: u32,
+    /// How many unexpired leases a viewer may hold (the `max_leases_per_viewer` of every
+    /// create).
+    pub max_leases_per_viewer: u32,
     /// Shortest TTL of a create or renew.
     pub min_ttl: Duration,
     /// Longest TTL of a create or renew.
@@ -74,7 +75,7 @@ impl Default for HistoryConfig {
         Self {
             tasks: 12,
             ops_per_task: 150,
-            limit: 1,
+            max_leases_per_viewer: 1,
             min_ttl: Duration::from_millis(20),
             max_ttl: Duration::from_millis(200),
             max_pause: Duration::from_millis(15),
@@ -123,7 +124,7 @@ impl Rng {
 /// One operation as invoked.
 #[derive(Debug, Clone)]
 pub enum Op {
-    /// `create(viewer, content, ttl, limit, key)`.
+    /// `create(viewer, content, ttl, max_leases_per_viewer, key)`.
     Create {
         /// Viewer.
         viewer: ViewerId,
@@ -289,7 +290,7 @@ where
             for _ in 0..config.ops_per_task {
                 let op = next_op(&mut rng, &config, &known);
                 let invoked = SystemTime::now();
-                let outcome = apply(&*store, &op, config.limit).await;
+                let outcome = apply(&*store, &op, config.max_leases_per_viewer).await;
                 let completed = SystemTime::now();
                 if let (
                     Op::Create {
@@ -382,7 +383,7 @@ fn next_op(rng: &mut Rng, config: &HistoryConfig, known: &Known) -> Op {
     }
 }
 
-async fn apply(store: &dyn LeaseStore, op: &Op, limit: u32) -> Outcome {
+async fn apply(store: &dyn LeaseStore, op: &Op, max_leases_per_viewer: u32) -> Outcome {
     let result = match op {
         Op::Create {
             viewer,
@@ -390,7 +391,8 @@ async fn apply(store: &dyn LeaseStore, op: &Op, limit: u32) -> Outcome {
             ttl,
             key,
         } => {
-            let mut request = CreateLease::new(viewer.clone(), content.clone(), *ttl, limit);
+            let mut request =
+                CreateLease::new(viewer.clone(), content.clone(), *ttl, max_leases_per_viewer);
             if let Some(key) = key {
                 request = request.with_idempotency_key(IdempotencyKey::new(key.clone()).unwrap());
             }
@@ -550,7 +552,7 @@ pub struct HistoryStats {
 /// The first [`Violation`] found, with the operations involved.
 pub fn check_history(history: &History) -> Result<HistoryStats, Box<Violation>> {
     let tol = history.config.tolerance;
-    let limit = history.config.limit as usize;
+    let limit = history.config.max_leases_per_viewer as usize;
     let mut facts: HashMap<LeaseId, LeaseFacts<'_>> = HashMap::new();
     for e in &history.events {
         match (&e.op, &e.outcome) {

@@ -99,7 +99,12 @@ fn viewer_base() -> u64 {
     (now_secs() % 100_000) * 1_000_000_000
 }
 
-async fn store_load(store: Arc<dyn LeaseStore>, clients: usize, seconds: u64, max_active: u32) {
+async fn store_load(
+    store: Arc<dyn LeaseStore>,
+    clients: usize,
+    seconds: u64,
+    max_leases_per_viewer: u32,
+) {
     let next = Arc::new(std::sync::atomic::AtomicU64::new(viewer_base()));
     let content = ContentId::new("bench-movie").expect("content id");
     let run = |until: Instant| {
@@ -116,7 +121,7 @@ async fn store_load(store: Arc<dyn LeaseStore>, clients: usize, seconds: u64, ma
                             viewer,
                             content.clone(),
                             Duration::from_secs(600),
-                            max_active,
+                            max_leases_per_viewer,
                         );
                         let t = Instant::now();
                         match store.create(req).await {
@@ -236,16 +241,16 @@ fn lease_load(store: &str, clients: usize, seconds: u64) -> Result<(), String> {
         return sqlite_direct(path, clients, seconds);
     }
     rt.block_on(async {
-        let (store, max_active): (Arc<dyn LeaseStore>, u32) =
+        let (store, max_leases_per_viewer): (Arc<dyn LeaseStore>, u32) =
             if let Some(path) = store.strip_prefix("sqlite:") {
                 let s = blindcast_lease_sqlite::SqliteLeaseStore::open(path)
                     .await
                     .map_err(|e| e.to_string())?;
                 (Arc::new(s), 3)
             } else if store.starts_with("postgres://") || store.starts_with("postgresql://") {
-                let options = blindcast_lease_postgres::PostgresOptions::default()
+                let config = blindcast_lease_postgres::PostgresConfig::default()
                     .with_table_prefix("bench_pg_");
-                let s = blindcast_lease_postgres::PostgresLeaseStore::connect_with(store, options)
+                let s = blindcast_lease_postgres::PostgresLeaseStore::connect_with(store, config)
                     .await
                     .map_err(|e| e.to_string())?;
                 // The limit of lease_create.sql.
@@ -253,7 +258,7 @@ fn lease_load(store: &str, clients: usize, seconds: u64) -> Result<(), String> {
             } else {
                 return Err(format!("unknown store {store}"));
             };
-        store_load(store, clients, seconds, max_active).await;
+        store_load(store, clients, seconds, max_leases_per_viewer).await;
         Ok(())
     })
 }

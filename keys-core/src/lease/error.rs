@@ -12,7 +12,8 @@ pub enum LeaseError {
     LimitReached {
         /// Unexpired leases the viewer holds.
         active: u32,
-        /// The limit that applied.
+        /// The limit that applied: the request's
+        /// [`max_leases_per_viewer`](super::CreateLease::max_leases_per_viewer).
         max: u32,
     },
     /// No such lease for this viewer (unknown id, another viewer's lease, or purged).

@@ -4,10 +4,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use super::{
-    Clock, CreateLease, Lease, LeaseError, LeaseId, LeaseStore, MonotonicClock, SystemClock,
-    ViewerId, validate_ttl,
-};
+use super::clock::{Clock, MonotonicClock, SystemClock};
+use super::error::LeaseError;
+use super::store::LeaseStore;
+use super::types::{CreateLease, Lease, LeaseId, ViewerId, validate_ttl};
 use crate::ContentId;
 
 /// Leases held in this process's memory, behind one mutex.
@@ -114,10 +114,10 @@ impl LeaseStore for MemoryLeaseStore {
             return Ok(lease.clone());
         }
         let active = state.active_count(&request.viewer, now);
-        if active >= request.max_active as usize {
+        if active >= request.max_leases_per_viewer as usize {
             return Err(LeaseError::LimitReached {
                 active: u32::try_from(active).unwrap_or(u32::MAX),
-                max: request.max_active,
+                max: request.max_leases_per_viewer,
             });
         }
         let lease = Lease {

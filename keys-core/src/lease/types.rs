@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::LeaseError;
+use super::error::LeaseError;
 use crate::ContentId;
 
 /// Longest accepted viewer id, in bytes. Room for an (issuer, subject) pair of
@@ -243,20 +243,27 @@ pub struct CreateLease {
     pub content: ContentId,
     /// How long it lives unless renewed: more than zero, at most [`MAX_LEASE_TTL`].
     pub ttl: Duration,
-    /// How many unexpired leases the viewer may hold, this one included; at least 1.
-    pub max_active: u32,
+    /// How many unexpired leases the viewer may hold, this one included; at least 1. One
+    /// name end to end: the server's `MAX_LEASES_PER_VIEWER` setting, the router's
+    /// `max_leases_per_viewer`, this field, and the stores' SQL parameter.
+    pub max_leases_per_viewer: u32,
     /// Makes the request idempotent for this viewer.
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
 impl CreateLease {
     /// A request without an idempotency key.
-    pub fn new(viewer: ViewerId, content: ContentId, ttl: Duration, max_active: u32) -> Self {
+    pub fn new(
+        viewer: ViewerId,
+        content: ContentId,
+        ttl: Duration,
+        max_leases_per_viewer: u32,
+    ) -> Self {
         Self {
             viewer,
             content,
             ttl,
-            max_active,
+            max_leases_per_viewer,
             idempotency_key: None,
         }
     }
@@ -274,8 +281,10 @@ impl CreateLease {
     /// [`LeaseError::InvalidRequest`] naming the problem.
     pub fn validate(&self) -> Result<(), LeaseError> {
         validate_ttl(self.ttl)?;
-        if self.max_active == 0 {
-            return Err(LeaseError::InvalidRequest("max_active must be at least 1"));
+        if self.max_leases_per_viewer == 0 {
+            return Err(LeaseError::InvalidRequest(
+                "max_leases_per_viewer must be at least 1",
+            ));
         }
         Ok(())
     }

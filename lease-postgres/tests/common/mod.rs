@@ -3,21 +3,21 @@
 
 use std::time::Duration;
 
-use blindcast_lease_postgres::{DbClockOffset, PostgresLeaseStore, PostgresOptions};
+use blindcast_lease_postgres::{DbClockOffset, PostgresConfig, PostgresLeaseStore};
 use blindcast_lease_testkit::{postgres_url, unique_name};
 
-/// Options for a test store: a fresh prefix, a small pool, generous waits.
-pub fn options(stem: &str) -> PostgresOptions {
-    PostgresOptions::default()
+/// The configuration of a test store: a fresh prefix, a small pool, generous waits.
+pub fn config(stem: &str) -> PostgresConfig {
+    PostgresConfig::default()
         .with_table_prefix(unique_name(stem))
         .with_max_connections(8)
         .with_wait_timeout(Duration::from_secs(30))
         .with_clock_offset(DbClockOffset::new())
 }
 
-/// A store on the test database with `options`.
-pub async fn store(options: PostgresOptions) -> PostgresLeaseStore {
-    PostgresLeaseStore::connect_with(&postgres_url(), options)
+/// A store on the test database with `config`.
+pub async fn store(config: PostgresConfig) -> PostgresLeaseStore {
+    PostgresLeaseStore::connect_with(&postgres_url(), config)
         .await
         .unwrap_or_else(|e| panic!("cannot open the test database: {e:?}"))
 }

@@ -6,18 +6,18 @@ use std::thread::{self, ThreadId};
 
 use super::*;
 
-fn pool_with(dir: &Path, inline_reads: bool, acquire_timeout: Duration) -> Pool {
+fn pool_with(dir: &Path, inline_reads: bool, pool_timeout: Duration) -> Pool {
     let path = dir.join("pool.db");
-    let settings = ConnSettings {
+    let conn_config = ConnConfig {
         busy_timeout: Duration::from_secs(1),
         synchronous: Synchronous::Full,
         inline_reads,
     };
-    let first = connect(&path, settings).expect("connect");
+    let first = connect(&path, conn_config).expect("connect");
     first
         .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (x INTEGER)")
         .expect("table");
-    Pool::new(path, settings, 2, acquire_timeout, first)
+    Pool::new(path, conn_config, 2, pool_timeout, first)
 }
 
 fn pool(dir: &Path, inline_reads: bool) -> Pool {

@@ -1,4 +1,4 @@
-//! Versioned schema migrations, recorded in `{prefix}schema_migrations`.
+//! The schema: versioned migrations, recorded in `{prefix}schema_migrations`.
 //!
 //! All of them run in one transaction under a transaction-scoped advisory lock, so
 //! servers starting at once do not race; a migration applied by a newer version of the
@@ -8,6 +8,7 @@ use deadpool_postgres::Client;
 use tokio_postgres::types::Type;
 
 use crate::error::Failure;
+use crate::queries::numbered;
 
 /// One schema change. Versions only grow; a released migration never changes.
 struct Migration {
@@ -37,6 +38,23 @@ const MIGRATIONS: &[Migration] = &[Migration {
     ",
 }];
 
+/// Serializes the migrations of one prefix until commit.
+const LOCK_MIGRATIONS: &str = "SELECT pg_advisory_xact_lock(hashtext($lock_name), 0)";
+
+/// Where applied migrations are recorded (`{p}`: the table prefix).
+const CREATE_MIGRATIONS_TABLE: &str = "
+    CREATE TABLE IF NOT EXISTS {p}schema_migrations (
+        version integer PRIMARY KEY,
+        description text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    )";
+
+/// Column: `version`.
+const APPLIED_VERSIONS: &str = "SELECT version FROM {p}schema_migrations";
+
+const RECORD_MIGRATION: &str =
+    "INSERT INTO {p}schema_migrations (version, description) VALUES ($version, $description)";
+
 /// The advisory-lock namespace of the migrations of `prefix`.
 fn lock_name(prefix: &str) -> String {
     format!("blindcast_lease_migrations:{prefix}")
@@ -45,36 +63,26 @@ fn lock_name(prefix: &str) -> String {
 /// Applies the migrations `prefix` lacks; returns how many it applied.
 pub(crate) async fn run(client: &mut Client, prefix: &str) -> Result<usize, Failure> {
     let tx = client.transaction().await?;
+    let sql = |template: &str| template.replace("{p}", prefix);
     // Unnamed statements only (query_typed), so this also works behind PgBouncer.
     tx.query_typed(
-        "SELECT pg_advisory_xact_lock(hashtext($1), 0)",
+        &numbered(LOCK_MIGRATIONS, &["lock_name"]),
         &[(&lock_name(prefix), Type::TEXT)],
     )
     .await?;
-    tx.batch_execute(&format!(
-        "CREATE TABLE IF NOT EXISTS {prefix}schema_migrations (
-            version integer PRIMARY KEY,
-            description text NOT NULL,
-            applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
-        )"
-    ))
-    .await?;
+    tx.batch_execute(&sql(CREATE_MIGRATIONS_TABLE)).await?;
     let applied: Vec<i32> = tx
-        .query_typed(
-            &format!("SELECT version FROM {prefix}schema_migrations"),
-            &[],
-        )
+        .query_typed(&sql(APPLIED_VERSIONS), &[])
         .await?
         .iter()
-        .map(|row| row.try_get(0))
+        .map(|row| row.try_get("version"))
         .collect::<Result<_, _>>()?;
+    let record = numbered(&sql(RECORD_MIGRATION), &["version", "description"]);
     let mut count = 0;
     for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
-        tx.batch_execute(&m.sql.replace("{p}", prefix)).await?;
+        tx.batch_execute(&sql(m.sql)).await?;
         tx.query_typed(
-            &format!(
-                "INSERT INTO {prefix}schema_migrations (version, description) VALUES ($1, $2)"
-            ),
+            &record,
             &[(&m.version, Type::INT4), (&m.description, Type::TEXT)],
         )
         .await?;
@@ -92,5 +100,14 @@ mod tests {
     fn versions_strictly_increase() {
         assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
         assert!(MIGRATIONS.iter().all(|m| m.sql.contains("{p}")));
+    }
+
+    #[test]
+    fn parameters_are_numbered() {
+        assert_eq!(
+            numbered(RECORD_MIGRATION, &["version", "description"]),
+            "INSERT INTO {p}schema_migrations (version, description) VALUES ($1, $2)"
+        );
+        assert!(numbered(LOCK_MIGRATIONS, &["lock_name"]).contains("hashtext($1), 0"));
     }
 }
