@@ -1,9 +1,10 @@
 //! Key derivation with a cached PRK, against one pre-keyed HMAC-SHA256 over the same
-//! `info` bytes: the floor an HKDF-Expand to 16 bytes cannot beat.
+//! `info` bytes: the floor an HKDF-Expand to 16 bytes cannot beat; and the same epoch key
+//! through a 3-version keyring (lookup included), against the plain deriver.
 
 use std::hint::black_box;
 
-use blindcast_keys_core::{ContentId, KeyDeriver, MasterKey, Salt};
+use blindcast_keys_core::{ContentId, KeyDeriver, KeyVersion, Keyring, MasterKey, Salt};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{KeyInit, Mac};
 
@@ -33,5 +34,35 @@ fn derivation(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, derivation);
+/// `keyring3/*` against `derive/epoch_key`: the lookup and the longer `info` prefix of a
+/// later version must stay within noise of one plain deriver.
+fn keyring(c: &mut Criterion) {
+    let salt = Salt::from_hex(&"00".repeat(16)).expect("valid salt");
+    let masters: Vec<MasterKey> = ["0b", "0c", "0d"]
+        .iter()
+        .map(|b| MasterKey::from_hex(&b.repeat(32)).expect("valid master key"))
+        .collect();
+    let v = |n| KeyVersion::new(n).expect("nonzero");
+    let keyring = Keyring::builder()
+        .version(v(1), &masters[0], &salt)
+        .version(v(2), &masters[1], &salt)
+        .version(v(3), &masters[2], &salt)
+        .primary(v(3))
+        .build()
+        .expect("valid keyring");
+    let id = ContentId::new("movie-1").expect("valid id");
+    let mut group = c.benchmark_group("keyring3");
+    for n in [1, 3] {
+        group.bench_function(format!("epoch_key_v{n}"), |b| {
+            b.iter(|| {
+                keyring
+                    .deriver(black_box(v(n)))
+                    .map(|d| d.epoch_key(black_box(&id), black_box(1_234_567)))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, derivation, keyring);
 criterion_main!(benches);

@@ -7,21 +7,25 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::content_id::ContentId;
+use crate::key_version::KeyVersion;
 use crate::secret::{MasterKey, Salt};
 
 /// Length of every derived key: one AES-128 key.
 pub const KEY_LEN: usize = 16;
 
-/// Prefix of the HKDF `info` for content keys.
+/// Prefix of the HKDF `info` for content keys of key version 1.
 pub const CONTENT_INFO_PREFIX: &[u8] = b"blindcast/v1/content/";
-/// Prefix of the HKDF `info` for epoch keys.
+/// Prefix of the HKDF `info` for epoch keys of key version 1.
 pub const EPOCH_INFO_PREFIX: &[u8] = b"blindcast/v1/epoch/";
+/// Start of the HKDF `info` of every key version from 2 on: `KV_INFO_PREFIX || N ||
+/// "/content/"` or `KV_INFO_PREFIX || N || "/epoch/"`, `N` in canonical decimal.
+pub const KV_INFO_PREFIX: &[u8] = b"blindcast/v1/kv/";
 
-/// Derives content and epoch keys from one master key and salt.
+/// Derives content and epoch keys from one master key and salt, under one key version.
 ///
 /// Construction runs HKDF-Extract once (RFC 5869 §2.2) and keeps the pseudorandom key
 /// (PRK) as a pre-keyed HMAC state; each key is then one HKDF-Expand (§2.3) with
-/// `L = 16`:
+/// `L = 16`. For version 1 (what [`KeyDeriver::new`] builds):
 ///
 /// ```text
 /// PRK         = HKDF-Extract(salt = SALT, IKM = MASTER_KEY)
@@ -29,7 +33,16 @@ pub const EPOCH_INFO_PREFIX: &[u8] = b"blindcast/v1/epoch/";
 /// epoch key   = HKDF-Expand(PRK, "blindcast/v1/epoch/" || contentId || "/" || epoch, 16)
 /// ```
 ///
-/// The PRK is zeroized when the deriver is dropped, and `Debug` prints no bytes.
+/// and for version `N` ≥ 2 ([`KeyDeriver::with_version`]):
+///
+/// ```text
+/// content key = HKDF-Expand(PRK, "blindcast/v1/kv/" || N || "/content/" || contentId, 16)
+/// epoch key   = HKDF-Expand(PRK, "blindcast/v1/kv/" || N || "/epoch/" || contentId || "/" || epoch, 16)
+/// ```
+///
+/// The version's `info` prefixes are built once, at construction, so deriving a key
+/// allocates nothing whatever the version. The PRK is zeroized when the deriver is
+/// dropped, and `Debug` prints no bytes.
 ///
 /// ```
 /// use blindcast_keys_core::{ContentId, KeyDeriver, MasterKey, Salt};
@@ -45,25 +58,70 @@ pub const EPOCH_INFO_PREFIX: &[u8] = b"blindcast/v1/epoch/";
 #[derive(Clone)]
 pub struct KeyDeriver {
     prk: Hkdf<Sha256>,
+    version: KeyVersion,
+    content_prefix: InfoPrefix,
+    epoch_prefix: InfoPrefix,
 }
 
 impl KeyDeriver {
-    /// Runs HKDF-Extract over the master key and salt.
+    /// Runs HKDF-Extract over the master key and salt, for key version 1: the keys of an
+    /// unversioned deployment, byte for byte.
     pub fn new(master_key: &MasterKey, salt: &Salt) -> Self {
+        Self::with_version(master_key, salt, KeyVersion::V1)
+    }
+
+    /// Runs HKDF-Extract over the master key and salt of key version `version`.
+    ///
+    /// ```
+    /// use blindcast_keys_core::{ContentId, KeyDeriver, KeyVersion, MasterKey, Salt};
+    ///
+    /// let master = MasterKey::from_hex(&"0b".repeat(32))?;
+    /// let salt = Salt::from_hex(&"00".repeat(16))?;
+    /// let v2 = KeyDeriver::with_version(&master, &salt, KeyVersion::new(2)?);
+    /// let v1 = KeyDeriver::new(&master, &salt);
+    /// assert_eq!(v2.version().get(), 2);
+    /// let id: ContentId = "movie-1".parse()?;
+    /// // Same secrets, different version: a different key.
+    /// assert_ne!(v2.content_key(&id), v1.content_key(&id));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_version(master_key: &MasterKey, salt: &Salt, version: KeyVersion) -> Self {
         let prk = Hkdf::<Sha256>::new(Some(salt.expose_bytes()), master_key.expose_bytes());
-        Self { prk }
+        let (content_prefix, epoch_prefix) = if version == KeyVersion::V1 {
+            (
+                InfoPrefix::from_parts(&[CONTENT_INFO_PREFIX]),
+                InfoPrefix::from_parts(&[EPOCH_INFO_PREFIX]),
+            )
+        } else {
+            let n = itoa_u64(u64::from(version.get()));
+            (
+                InfoPrefix::from_parts(&[KV_INFO_PREFIX, n.as_bytes(), b"/content/"]),
+                InfoPrefix::from_parts(&[KV_INFO_PREFIX, n.as_bytes(), b"/epoch/"]),
+            )
+        };
+        Self {
+            prk,
+            version,
+            content_prefix,
+            epoch_prefix,
+        }
+    }
+
+    /// The key version this deriver derives for.
+    pub fn version(&self) -> KeyVersion {
+        self.version
     }
 
     /// The content key of `content_id`.
     pub fn content_key(&self, content_id: &ContentId) -> DerivedKey {
-        self.expand(&[CONTENT_INFO_PREFIX, content_id.as_bytes()])
+        self.expand(&[self.content_prefix.as_bytes(), content_id.as_bytes()])
     }
 
     /// The key of `content_id` for rotation epoch `epoch`.
     pub fn epoch_key(&self, content_id: &ContentId, epoch: u64) -> DerivedKey {
         let mut digits = itoa_u64(epoch);
         let key = self.expand(&[
-            EPOCH_INFO_PREFIX,
+            self.epoch_prefix.as_bytes(),
             content_id.as_bytes(),
             b"/",
             digits.as_bytes(),
@@ -92,7 +150,37 @@ impl KeyDeriver {
 
 impl fmt::Debug for KeyDeriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("KeyDeriver(HKDF-SHA-256, PRK redacted)")
+        write!(
+            f,
+            "KeyDeriver(version {}, HKDF-SHA-256, PRK redacted)",
+            self.version
+        )
+    }
+}
+
+/// Longest `info` prefix: `"blindcast/v1/kv/65535/content/"`, 30 bytes.
+const MAX_PREFIX_LEN: usize = KV_INFO_PREFIX.len() + 5 + b"/content/".len();
+
+/// A version's `info` prefix, inline so the deriver stays one allocation-free value.
+#[derive(Clone, Copy)]
+struct InfoPrefix {
+    buf: [u8; MAX_PREFIX_LEN],
+    len: usize,
+}
+
+impl InfoPrefix {
+    fn from_parts(parts: &[&[u8]]) -> Self {
+        let mut buf = [0u8; MAX_PREFIX_LEN];
+        let mut len = 0;
+        for part in parts {
+            buf[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        Self { buf, len }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
@@ -170,6 +258,39 @@ mod tests {
         for n in [0, 1, 9, 10, 17, 1_000_000, u64::MAX] {
             assert_eq!(itoa_u64(n).as_bytes(), n.to_string().as_bytes());
         }
+    }
+
+    #[test]
+    fn info_prefixes_are_the_specified_strings() {
+        let master = MasterKey::from_hex(&"0b".repeat(32)).unwrap_or_else(|e| panic!("{e}"));
+        let salt = Salt::from_hex(&"00".repeat(16)).unwrap_or_else(|e| panic!("{e}"));
+        let cases: [(u16, &[u8], &[u8]); 4] = [
+            (1, b"blindcast/v1/content/", b"blindcast/v1/epoch/"),
+            (
+                2,
+                b"blindcast/v1/kv/2/content/",
+                b"blindcast/v1/kv/2/epoch/",
+            ),
+            (
+                10,
+                b"blindcast/v1/kv/10/content/",
+                b"blindcast/v1/kv/10/epoch/",
+            ),
+            (
+                65535,
+                b"blindcast/v1/kv/65535/content/",
+                b"blindcast/v1/kv/65535/epoch/",
+            ),
+        ];
+        for (n, content, epoch) in cases {
+            let v = KeyVersion::new(n).unwrap_or_else(|e| panic!("{e}"));
+            let d = KeyDeriver::with_version(&master, &salt, v);
+            assert_eq!(d.version(), v);
+            assert_eq!(d.content_prefix.as_bytes(), content, "version {n}");
+            assert_eq!(d.epoch_prefix.as_bytes(), epoch, "version {n}");
+        }
+        assert_eq!(MAX_PREFIX_LEN, b"blindcast/v1/kv/65535/content/".len());
+        assert_eq!(KeyDeriver::new(&master, &salt).version(), KeyVersion::V1);
     }
 
     #[test]

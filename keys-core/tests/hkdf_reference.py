@@ -5,7 +5,8 @@ Written against the standard library only (hmac, hashlib), never the Rust crate,
 published test vectors cannot drift with the code.
 
     python3 hkdf_reference.py SPEC.md            # check every vector row in SPEC.md
-    python3 hkdf_reference.py derive MK SALT ID [EPOCH]   # print one key as hex
+    python3 hkdf_reference.py derive MK SALT ID [EPOCH]   # print one key (version 1) as hex
+    python3 hkdf_reference.py derive --kv N MK SALT ID [EPOCH]   # the same under key version N
 """
 import hashlib
 import hmac
@@ -23,17 +24,24 @@ def hkdf(master_key: bytes, salt: bytes, info: bytes, length: int = 16) -> bytes
     return okm[:length]
 
 
-def info_for(content_id: str, epoch):
+def info_for(content_id: str, epoch, version: int = 1):
+    if not 1 <= version <= 65535:
+        raise ValueError(f"key version {version} is outside 1..65535")
+    # Version 1 keeps the unversioned strings; version N >= 2 inserts "kv/N/".
+    prefix = b"blindcast/v1/" if version == 1 else b"blindcast/v1/kv/" + str(version).encode("ascii") + b"/"
     if epoch is None:
-        return b"blindcast/v1/content/" + content_id.encode("ascii")
-    return b"blindcast/v1/epoch/" + content_id.encode("ascii") + b"/" + str(epoch).encode("ascii")
+        return prefix + b"content/" + content_id.encode("ascii")
+    return prefix + b"epoch/" + content_id.encode("ascii") + b"/" + str(epoch).encode("ascii")
 
 
-def derive(mk_hex, salt_hex, content_id, epoch=None):
-    return hkdf(bytes.fromhex(mk_hex), bytes.fromhex(salt_hex), info_for(content_id, epoch)).hex()
+def derive(mk_hex, salt_hex, content_id, epoch=None, version=1):
+    return hkdf(bytes.fromhex(mk_hex), bytes.fromhex(salt_hex), info_for(content_id, epoch, version)).hex()
 
 
+# Version-1 table: | # | MASTER_KEY | SALT | contentId | epoch | key |
 ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*`([0-9a-f]+)`\s*\|\s*`([0-9a-f]+)`\s*\|\s*`([^`]+)`\s*\|\s*(`\d+`|-)\s*\|\s*`([0-9a-f]{32})`\s*\|\s*$")
+# Key-versions table: | # | kv | MASTER_KEY | SALT | contentId | epoch | key |
+ROW_KV = re.compile(r"^\|\s*(\d+)\s*\|\s*`([1-9]\d*)`\s*\|\s*`([0-9a-f]+)`\s*\|\s*`([0-9a-f]+)`\s*\|\s*`([^`]+)`\s*\|\s*(`\d+`|-)\s*\|\s*`([0-9a-f]{32})`\s*\|\s*$")
 
 
 # A vector row: a table row whose first cell is a number. Every such row must parse.
@@ -47,12 +55,18 @@ def check_spec(path):
             if not CANDIDATE.match(line.strip()):
                 continue
             m = ROW.match(line.strip())
-            if not m:
-                print(f"{path}:{lineno}: vector row the reference cannot parse: {line.strip()}")
-                return 1
-            n, mk, salt, cid, epoch, expected = m.groups()
+            if m:
+                n, mk, salt, cid, epoch, expected = m.groups()
+                version = 1
+            else:
+                m = ROW_KV.match(line.strip())
+                if not m:
+                    print(f"{path}:{lineno}: vector row the reference cannot parse: {line.strip()}")
+                    return 1
+                n, version, mk, salt, cid, epoch, expected = m.groups()
+                version = int(version)
             epoch = None if epoch == "-" else int(epoch.strip("`"))
-            got = derive(mk, salt, cid, epoch)
+            got = derive(mk, salt, cid, epoch, version)
             if got != expected:
                 print(f"vector {n}: expected {expected}, reference computes {got}")
                 return 1
@@ -65,8 +79,16 @@ def check_spec(path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 5 and sys.argv[1] == "derive":
-        print(derive(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else None))
+    args = sys.argv[1:]
+    if len(args) >= 4 and args[0] == "derive":
+        version = 1
+        if args[1] == "--kv":
+            version, args = int(args[2]), args[2:]
+        if len(args) in (4, 5):
+            print(derive(args[1], args[2], args[3], int(args[4]) if len(args) == 5 else None, version))
+        else:
+            print(__doc__)
+            sys.exit(2)
     elif len(sys.argv) == 2:
         sys.exit(check_spec(sys.argv[1]))
     else:
