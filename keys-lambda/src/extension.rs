@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use blindcast_keys_axum::settings::Env;
 use serde::Deserialize;
 
-use crate::secrets::Source;
+use crate::source::Source;
 
 /// How long to wait for the extension to start answering (it starts with the function).
 const READY_WAIT: Duration = Duration::from_secs(5);

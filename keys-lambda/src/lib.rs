@@ -12,6 +12,7 @@ mod runtime;
 mod secrets;
 mod server;
 mod settings;
+mod source;
 mod store;
 
 pub use gateway_auth::GatewayAuthorizerAuthenticator;

@@ -5,14 +5,7 @@ use std::collections::HashMap;
 
 use blindcast_keys_axum::settings::{ConfigError, Env, SECRET_SETTINGS};
 
-/// Where one setting's value is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Source {
-    /// A Secrets Manager secret (ARN or name), optionally a field of its JSON value.
-    Secret { id: String, field: Option<String> },
-    /// A Parameter Store parameter (name or ARN), decrypted.
-    Parameter { name: String, field: Option<String> },
-}
+use crate::source::Source;
 
 /// One setting to fetch: the setting it fills and the variable that named the source.
 #[derive(Debug, Clone)]

@@ -69,7 +69,8 @@ impl LambdaKeyServer {
     /// # Errors
     /// A [`ConfigError`] naming the first bad setting.
     pub async fn from_env_with(env: &dyn Env) -> Result<Self, ConfigError> {
-        crate::settings::from_env(env).await
+        let (router, layer) = crate::settings::from_env(env).await?;
+        Ok(Self::with_layer(router, &layer))
     }
 
     /// The tower service that `lambda_http` runs: clone it as often as you like.

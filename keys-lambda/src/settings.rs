@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use blindcast_keys_axum::auth::Authenticator;
 use blindcast_keys_axum::settings::{
     Authentication, ConfigError, Env, EnvReader, Platform, Settings,
@@ -12,11 +13,10 @@ use blindcast_keys_core::LeaseStore;
 
 use crate::gateway_auth::GatewayAuthorizerAuthenticator;
 use crate::layer::LambdaLayer;
-use crate::server::LambdaKeyServer;
 
 /// Reads every setting, fetches secrets, opens the lease store and the JWKS: everything a
-/// warm invocation reuses.
-pub(crate) async fn from_env(env: &dyn Env) -> Result<LambdaKeyServer, ConfigError> {
+/// warm invocation reuses. Returns the router and the layer that adapts it to Lambda.
+pub(crate) async fn from_env(env: &dyn Env) -> Result<(Router, LambdaLayer), ConfigError> {
     let mut reader = EnvReader::new(env, Platform::Lambda);
     let resolved = crate::secrets::resolve(&reader).await?;
     for (name, value) in &resolved.values {
@@ -41,10 +41,7 @@ pub(crate) async fn from_env(env: &dyn Env) -> Result<LambdaKeyServer, ConfigErr
         tracing::warn!("JWKS not available yet; tokens are refused until it can be fetched");
     }
     let layer = LambdaLayer::new().base_path(&settings.base_path);
-    Ok(LambdaKeyServer::with_layer(
-        settings.key_server(authenticator, store).router(),
-        &layer,
-    ))
+    Ok((settings.key_server(authenticator, store).router(), layer))
 }
 
 /// Lambda freezes instances between invocations, so there is no background purge:

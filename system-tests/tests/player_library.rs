@@ -577,8 +577,9 @@ async fn source_frames(media: &Path) -> Vec<String> {
 
 /// The frames the page saw are the source's, each at its own time, through to the end:
 /// every presented frame's hash is a source frame, in order, at one constant offset from
-/// its media time (players shift timestamps differently; within one frame), covering every segment and the
-/// last frames. Frames a loaded machine skips presenting are allowed, up to half.
+/// its media time (players shift timestamps differently; within one frame for 90 % of
+/// them, the rest within 3 frames), covering every segment and the last frames. Frames a
+/// loaded machine skips presenting are allowed, up to half.
 fn assert_frames_equal_source(player: &str, state: &Value, source: &[String]) {
     let index: HashMap<&str, usize> = source
         .iter()
@@ -616,9 +617,10 @@ fn assert_frames_equal_source(player: &str, state: &Value, source: &[String]) {
         let t = f["t"].as_f64().unwrap();
         #[allow(clippy::cast_possible_truncation)]
         let at = (t * 25.0).round() as i64;
-        offsets
+        let entry = offsets
             .entry(i64::try_from(i).unwrap() - at)
-            .or_insert_with(|| (t, i));
+            .or_insert_with(|| (t, i, 0usize));
+        entry.2 += 1;
         per_segment[i / SEGMENT_FRAMES] += 1;
     }
     let presented: usize = per_segment.iter().sum();
@@ -627,11 +629,33 @@ fn assert_frames_equal_source(player: &str, state: &Value, source: &[String]) {
         "{player}: only {presented} of {SOURCE_FRAMES} frames presented"
     );
     // hls.js re-aligns the timestamps of a segment fetched again after an error to the
-    // previous one's end, which can move it by up to a frame: one frame of slack, no more.
-    let spread = offsets.keys().last().unwrap() - offsets.keys().next().unwrap();
+    // previous one's end, which can move it by up to a frame: nearly every frame lies in
+    // one band of two neighbouring offsets. A frame sampled late on a loaded machine (the
+    // first ones, typically) may stray a few frames (120 ms) from it; a displaced segment
+    // (wrong key, wrong epoch) strays by a whole segment and fails.
+    let band = offsets
+        .keys()
+        .map(|&o| (o, offsets.range(o..=o + 1).map(|(_, v)| v.2).sum::<usize>()))
+        .max_by_key(|&(_, n)| n)
+        .unwrap();
+    let in_band = band.1;
+    let stray = offsets
+        .keys()
+        .map(|&o| {
+            if o < band.0 {
+                band.0 - o
+            } else {
+                (o - band.0 - 1).max(0)
+            }
+        })
+        .max()
+        .unwrap();
     assert!(
-        spread <= 1,
-        "{player}: frames not at their own time (offset: (first media time, frame) {offsets:?})"
+        in_band * 10 >= presented * 9 && stray <= 3,
+        "{player}: frames not at their own time ({in_band} of {presented} in the band at \
+         offset {}, strays up to {stray} frames; offset: (first media time, frame, count) \
+         {offsets:?})",
+        band.0
     );
     assert!(
         per_segment.iter().all(|&n| n >= 5),
