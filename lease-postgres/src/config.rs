@@ -1,6 +1,7 @@
 //! [`PostgresConfig`]: how a [`PostgresLeaseStore`](crate::PostgresLeaseStore) connects,
 //! names its tables and retries, and the one check of those options.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -46,6 +47,8 @@ pub struct PostgresConfig {
     /// then go as unnamed statements with explicit types (also one round trip, planned
     /// each time). Default `true`.
     pub prepared_statements: bool,
+    /// The per-instance lease-check cache (off by default): see [`CacheConfig`].
+    pub cache: CacheConfig,
     #[doc(hidden)]
     pub clock_offset: Option<DbClockOffset>,
 }
@@ -60,6 +63,7 @@ impl Default for PostgresConfig {
             retry: RetryPolicy::default(),
             run_migrations: true,
             prepared_statements: true,
+            cache: CacheConfig::default(),
             clock_offset: None,
         }
     }
@@ -115,6 +119,13 @@ impl PostgresConfig {
         self
     }
 
+    /// Sets [`cache`](Self::cache).
+    #[must_use]
+    pub fn with_cache(mut self, cache: CacheConfig) -> Self {
+        self.cache = cache;
+        self
+    }
+
     /// Test support: every query of the store reads the database clock shifted by
     /// `offset`, so tests move time without sleeping. Never use it in production.
     #[doc(hidden)]
@@ -129,7 +140,8 @@ impl PostgresConfig {
     ///
     /// # Errors
     /// The [`PostgresConfigError`] naming the first bad option: `TablePrefix`,
-    /// `MaxConnections`, `WaitTimeout`, `ConnectTimeout` or `RetryMaxAttempts`.
+    /// `MaxConnections`, `WaitTimeout`, `ConnectTimeout`, `RetryMaxAttempts`, and with the
+    /// cache on `CacheMaxEntries` or `CacheHeartbeat`.
     pub fn validate(&self) -> Result<(), PostgresConfigError> {
         validate_prefix(&self.table_prefix)?;
         if self.max_connections == 0 {
@@ -144,7 +156,7 @@ impl PostgresConfig {
         if self.retry.max_attempts == 0 {
             return Err(PostgresConfigError::RetryMaxAttempts);
         }
-        Ok(())
+        self.cache.validate()
     }
 
     /// The clock offset in microseconds (0 outside tests).
@@ -216,6 +228,106 @@ impl RetryPolicy {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         base / 2 + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
+    }
+}
+
+/// Settings of the per-instance lease-check cache (the [`cache`](PostgresConfig::cache)
+/// of a [`PostgresConfig`]); see the crate documentation for how it stays exact.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    /// Cache successful checks in this instance. Default `false` in the library (a
+    /// listener needs a session connection, and a frozen Lambda instance would miss
+    /// notifications); servers turn it on.
+    pub enabled: bool,
+    /// Most leases cached; beyond it the entry that expires soonest is evicted. At least 1
+    /// when the cache is on. Default 100 000 (a few hundred bytes each).
+    pub max_entries: usize,
+    /// Where the listener connects for `LISTEN`: it needs a *session* connection (a direct
+    /// PostgreSQL URL, or PgBouncer in session mode), not PgBouncer in transaction mode.
+    /// Default: the store's URL. Required with
+    /// [`from_pool`](crate::PostgresLeaseStore::from_pool).
+    pub listener_url: Option<String>,
+    /// How often the listener proves its connection alive with a round trip; the cache
+    /// answers only while the last proof is younger than three of these, so a silently
+    /// dead connection stops the cache within that time. More than 0, at most
+    /// [`MAX_TIMEOUT`]. Default 1 s.
+    pub heartbeat: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_entries: 100_000,
+            listener_url: None,
+            heartbeat: Duration::from_secs(1),
+        }
+    }
+}
+
+impl fmt::Debug for CacheConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The listener URL may hold a password.
+        f.debug_struct("CacheConfig")
+            .field("enabled", &self.enabled)
+            .field("max_entries", &self.max_entries)
+            .field("listener_url", &self.listener_url.as_ref().map(|_| "<set>"))
+            .field("heartbeat", &self.heartbeat)
+            .finish()
+    }
+}
+
+impl CacheConfig {
+    /// The cache on, with the other defaults.
+    pub fn on() -> Self {
+        Self {
+            enabled: true,
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`enabled`](Self::enabled).
+    #[must_use]
+    pub fn with_enabled(mut self, on: bool) -> Self {
+        self.enabled = on;
+        self
+    }
+
+    /// Sets [`max_entries`](Self::max_entries).
+    #[must_use]
+    pub fn with_max_entries(mut self, max: usize) -> Self {
+        self.max_entries = max;
+        self
+    }
+
+    /// Sets [`listener_url`](Self::listener_url).
+    #[must_use]
+    pub fn with_listener_url(mut self, url: impl Into<String>) -> Self {
+        self.listener_url = Some(url.into());
+        self
+    }
+
+    /// Sets [`heartbeat`](Self::heartbeat).
+    #[must_use]
+    pub fn with_heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+
+    /// The cache's bounds, checked only when it is on (an off cache uses none of them).
+    fn validate(&self) -> Result<(), PostgresConfigError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.max_entries == 0 {
+            return Err(PostgresConfigError::CacheMaxEntries);
+        }
+        // The heartbeat is tripled and added to instants: bounded like the timeouts.
+        if !timeout_ok(self.heartbeat) {
+            return Err(PostgresConfigError::CacheHeartbeat);
+        }
+        Ok(())
     }
 }
 
@@ -297,12 +409,42 @@ mod tests {
             )),
             "retry.max_attempts",
         );
+        named(
+            PostgresConfig::default().with_cache(CacheConfig::on().with_max_entries(0)),
+            "cache.max_entries",
+        );
+        named(
+            PostgresConfig::default().with_cache(CacheConfig::on().with_heartbeat(Duration::ZERO)),
+            "cache.heartbeat",
+        );
+        named(
+            PostgresConfig::default().with_cache(CacheConfig::on().with_heartbeat(Duration::MAX)),
+            "cache.heartbeat",
+        );
+        // An off cache's bounds do not matter.
+        assert_eq!(
+            bad(PostgresConfig::default().with_cache(
+                CacheConfig::default()
+                    .with_max_entries(0)
+                    .with_heartbeat(Duration::ZERO)
+            )),
+            Ok(())
+        );
         assert_eq!(
             bad(PostgresConfig::default()
                 .with_wait_timeout(MAX_TIMEOUT)
                 .with_connect_timeout(Duration::from_millis(1))),
             Ok(())
         );
+    }
+
+    #[test]
+    fn debug_hides_the_listener_url() {
+        let config = PostgresConfig::default()
+            .with_cache(CacheConfig::on().with_listener_url("postgres://u:hunter2@h/d"));
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("listener_url: Some(\"<set>\")"), "{debug}");
     }
 
     #[test]

@@ -28,6 +28,17 @@ pub enum PostgresConfigError {
     /// `retry.max_attempts` is 0.
     #[error("{}", RETRY_MAX_ATTEMPTS)]
     RetryMaxAttempts,
+    /// The cache is on and `cache.max_entries` is 0.
+    #[error("{}", CACHE_MAX_ENTRIES)]
+    CacheMaxEntries,
+    /// The cache is on and `cache.heartbeat` is 0 or longer than
+    /// [`MAX_TIMEOUT`](crate::MAX_TIMEOUT).
+    #[error("{}", CACHE_HEARTBEAT)]
+    CacheHeartbeat,
+    /// The cache is on in a store built [`from_pool`](crate::PostgresLeaseStore::from_pool)
+    /// without `cache.listener_url` (a pool has no URL for the listener to reuse).
+    #[error("{}", CACHE_LISTENER_URL)]
+    CacheListenerUrl,
     /// The URL could not be parsed.
     #[error("invalid PostgreSQL connection string: {0}")]
     Url(#[source] tokio_postgres::Error),
@@ -43,6 +54,9 @@ pub enum PostgresConfigError {
     /// The pool could not be built.
     #[error("cannot build the connection pool: {0}")]
     Pool(String),
+    /// The lease-check cache's listener could not start; the message says what to do.
+    #[error("{0}")]
+    Listener(String),
 }
 
 const TABLE_PREFIX: &str =
@@ -51,6 +65,11 @@ const MAX_CONNECTIONS: &str = "max_connections must be at least 1";
 const WAIT_TIMEOUT: &str = "wait_timeout must be more than 0 and at most 24 hours";
 const CONNECT_TIMEOUT: &str = "connect_timeout must be more than 0 and at most 24 hours";
 const RETRY_MAX_ATTEMPTS: &str = "retry.max_attempts must be at least 1";
+const CACHE_MAX_ENTRIES: &str = "cache.max_entries must be at least 1 when the cache is enabled";
+const CACHE_HEARTBEAT: &str =
+    "cache.heartbeat must be more than 0 and at most 24 hours when the cache is enabled";
+const CACHE_LISTENER_URL: &str =
+    "cache.listener_url is required when the cache is enabled on a store built from a pool";
 
 /// The old name of [`PostgresConfigError`].
 #[deprecated(note = "renamed to PostgresConfigError")]
@@ -65,6 +84,9 @@ impl From<PostgresConfigError> for LeaseError {
             E::WaitTimeout => Self::InvalidRequest(WAIT_TIMEOUT),
             E::ConnectTimeout => Self::InvalidRequest(CONNECT_TIMEOUT),
             E::RetryMaxAttempts => Self::InvalidRequest(RETRY_MAX_ATTEMPTS),
+            E::CacheMaxEntries => Self::InvalidRequest(CACHE_MAX_ENTRIES),
+            E::CacheHeartbeat => Self::InvalidRequest(CACHE_HEARTBEAT),
+            E::CacheListenerUrl => Self::InvalidRequest(CACHE_LISTENER_URL),
             other => Self::backend(other),
         }
     }

@@ -2,20 +2,25 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cache;
 mod config;
 mod error;
+mod listener;
 mod queries;
 mod schema;
 mod store;
+mod store_cache;
 mod tls;
 mod url;
 
+pub use cache::CacheStats;
 #[doc(hidden)]
 pub use config::DbClockOffset;
-pub use config::{MAX_TABLE_PREFIX_LEN, MAX_TIMEOUT, PostgresConfig, RetryPolicy};
+pub use config::{CacheConfig, MAX_TABLE_PREFIX_LEN, MAX_TIMEOUT, PostgresConfig, RetryPolicy};
 #[allow(deprecated)]
 pub use error::ConfigError;
 pub use error::PostgresConfigError;
+pub use listener::LISTENER_APPLICATION_NAME;
 pub use store::PostgresLeaseStore;
 
 /// The old name of [`PostgresConfig`].

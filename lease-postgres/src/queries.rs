@@ -77,6 +77,15 @@ params! {
     Release<'a> {
         id: &'a str => TEXT,
         viewer: &'a str => TEXT,
+        channel: &'a str => TEXT,
+    }
+}
+
+params! {
+    /// [`PROBE`].
+    Probe<'a> {
+        channel: &'a str => TEXT,
+        payload: &'a str => TEXT,
     }
 }
 
@@ -137,8 +146,9 @@ pub(crate) const CREATE: &str = "
 /// lock revived a lease that a create had already counted as expired (two usable leases
 /// for a limit of one).
 ///
-/// Columns: the renewed lease `content`, `created_at`, `expires_at`, `renewals` (null
-/// when nothing was renewed), and `expired` (null when the viewer has no such lease).
+/// Columns: the renewed lease `content`, `created_at`, `expires_at`, `renewals` and
+/// `remaining_us` (its lifetime left by the database clock; null when nothing was
+/// renewed), and `expired` (null when the viewer has no such lease).
 pub(crate) const RENEW: &str = "
     WITH lock AS MATERIALIZED (
         SELECT pg_advisory_xact_lock(hashtext($lock_name), hashtext($viewer))),
@@ -154,17 +164,34 @@ pub(crate) const RENEW: &str = "
     old AS (
         SELECT l.expires_at <= t.now AS expired FROM {p}leases l, t
         WHERE l.id = $id AND l.viewer = $viewer)
-    SELECT upd.content, upd.created_at, upd.expires_at, upd.renewals, old.expired
+    SELECT upd.content, upd.created_at, upd.expires_at, upd.renewals, old.expired,
+           (extract(epoch FROM upd.expires_at - t.now) * 1000000)::int8 AS remaining_us
     FROM t LEFT JOIN upd ON true LEFT JOIN old ON true";
 
-/// Columns: `content`, `created_at`, `expires_at`, `renewals`, `expired`; no row when
-/// the viewer has no such lease.
+/// Columns: `content`, `created_at`, `expires_at`, `renewals`, `expired`, and
+/// `remaining_us` (the lifetime left by the database clock, for the lease-check cache);
+/// no row when the viewer has no such lease.
 pub(crate) const CHECK: &str = "
     SELECT l.content, l.created_at, l.expires_at, l.renewals,
-           l.expires_at <= {now} AS expired
-    FROM {p}leases l WHERE l.id = $id AND l.viewer = $viewer";
+           l.expires_at <= t.now AS expired,
+           (extract(epoch FROM l.expires_at - t.now) * 1000000)::int8 AS remaining_us
+    FROM {p}leases l, (SELECT {now} AS now) t
+    WHERE l.id = $id AND l.viewer = $viewer";
 
-pub(crate) const RELEASE: &str = "DELETE FROM {p}leases WHERE id = $id AND viewer = $viewer";
+/// Deletes the lease and, in the same statement (so in the same transaction: delivered
+/// at its commit, and only if a row was deleted), notifies `$channel` with the SHA-256 of
+/// the lease id, never the id itself (a bearer credential). Every instance's lease-check
+/// cache drops the lease when the notification arrives; releases notify whether or not
+/// the releasing instance has a cache. One row per deleted lease.
+pub(crate) const RELEASE: &str = "
+    WITH d AS (DELETE FROM {p}leases WHERE id = $id AND viewer = $viewer RETURNING id)
+    SELECT pg_notify($channel, encode(sha256(convert_to(d.id, 'UTF8')), 'hex'))::text
+    FROM d";
+
+/// The start-up probe of the lease-check cache: a notification sent through the pool,
+/// which the listener must receive (`$payload` starts with `probe:`, so no instance
+/// takes it for a release).
+pub(crate) const PROBE: &str = "SELECT pg_notify($channel, $payload)::text";
 
 /// How many expired leases one [`PURGE`] statement deletes.
 pub(crate) const PURGE_BATCH: i64 = 1000;
@@ -182,6 +209,7 @@ pub(crate) struct Statements {
     pub(crate) renew: String,
     pub(crate) check: String,
     pub(crate) release: String,
+    pub(crate) probe: String,
     pub(crate) purge: String,
 }
 
@@ -196,6 +224,7 @@ impl Statements {
             renew: build(RENEW, Renew::NAMES),
             check: build(CHECK, Check::NAMES),
             release: build(RELEASE, Release::NAMES),
+            probe: build(PROBE, Probe::NAMES),
             purge: build(PURGE, Purge::NAMES),
         }
     }
@@ -258,6 +287,7 @@ mod tests {
         assert_fully_numbered(&with_now(RENEW), Renew::NAMES);
         assert_fully_numbered(&with_now(CHECK), Check::NAMES);
         assert_fully_numbered(&with_now(RELEASE), Release::NAMES);
+        assert_fully_numbered(&with_now(PROBE), Probe::NAMES);
         assert_fully_numbered(&with_now(PURGE), Purge::NAMES);
     }
 

@@ -13,8 +13,10 @@ use deadpool_postgres::{ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
+use crate::cache::Cache;
 use crate::config::PostgresConfig;
 use crate::error::{Failure, PostgresConfigError, pool_error};
+use crate::listener::{Listener, Target};
 use crate::queries::{self, PURGE_BATCH, Statements};
 use crate::{schema, tls, url};
 
@@ -34,6 +36,9 @@ struct Inner {
     /// Advisory-lock namespace of this prefix's viewers.
     lock_name: String,
     sql: Statements,
+    /// The lease-check cache and its listener, when on.
+    cache: Option<Arc<Cache>>,
+    _listener: Option<Listener>,
 }
 
 impl fmt::Debug for PostgresLeaseStore {
@@ -61,15 +66,30 @@ impl PostgresLeaseStore {
         Self::connect_with(url, PostgresConfig::default()).await
     }
 
-    /// Like [`connect`](Self::connect), with `config`.
+    /// Like [`connect`](Self::connect), with `config`. With the lease-check cache on
+    /// ([`PostgresConfig::cache`]), also starts this instance's listener (on
+    /// [`CacheConfig::listener_url`](crate::CacheConfig::listener_url), or else on `url`)
+    /// and proves that a notification sent through the pool reaches it.
     ///
     /// # Errors
     /// As [`connect`](Self::connect); [`LeaseError::InvalidRequest`] naming the option
-    /// when [`PostgresConfig::validate`] refuses `config`.
+    /// when [`PostgresConfig::validate`] refuses `config`; [`LeaseError::Unavailable`] or
+    /// [`LeaseError::Backend`] (with a [`PostgresConfigError::Listener`] source saying
+    /// what to do) when the cache's listener cannot listen.
     pub async fn connect_with(url: &str, config: PostgresConfig) -> Result<Self, LeaseError> {
         config.validate()?;
         let (pg_config, tls_config) =
             url::parse(url, config.connect_timeout).map_err(LeaseError::backend)?;
+        let target = match &config.cache.listener_url {
+            _ if !config.cache.enabled => None,
+            Some(_) => crate::store_cache::target(&config)?,
+            None => Some(Target::new(
+                pg_config.clone(),
+                tls_config.clone(),
+                &config.table_prefix,
+                config.cache.heartbeat,
+            )),
+        };
         let manager = tls::manager(
             pg_config,
             &tls_config,
@@ -86,31 +106,69 @@ impl PostgresLeaseStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| PostgresConfigError::Pool(e.to_string()))?;
-        Self::from_pool(pool, config).await
+        Self::build(pool, config, target).await
     }
 
     /// A store over an existing pool. Runs the migrations unless
     /// [`PostgresConfig::run_migrations`] is off. The pool should have a runtime and
     /// wait/create timeouts set, or an unreachable database makes calls wait.
     ///
+    /// With the cache on, [`CacheConfig::listener_url`](crate::CacheConfig::listener_url)
+    /// names the listener's session connection (the pool has no URL to reuse).
+    ///
     /// # Errors
     /// [`LeaseError::InvalidRequest`] naming the option when [`PostgresConfig::validate`]
-    /// refuses `config`; migration failures as in [`connect`](Self::connect).
+    /// refuses `config`, or `cache.listener_url` when the cache is on without it;
+    /// migration and listener failures as in [`connect_with`](Self::connect_with).
     pub async fn from_pool(pool: Pool, config: PostgresConfig) -> Result<Self, LeaseError> {
         config.validate()?;
+        let target = crate::store_cache::target(&config)?;
+        Self::build(pool, config, target).await
+    }
+
+    async fn build(
+        pool: Pool,
+        config: PostgresConfig,
+        target: Option<Target>,
+    ) -> Result<Self, LeaseError> {
         let prefix = config.table_prefix.clone();
-        let store = Self {
+        let mut store = Self {
             inner: Arc::new(Inner {
                 pool,
                 lock_name: format!("blindcast_lease:{prefix}"),
                 sql: Statements::new(&prefix),
                 config,
+                cache: None,
+                _listener: None,
             }),
         };
         if store.inner.config.run_migrations {
             store.migrate().await?;
         }
+        if let Some(target) = target {
+            store = store.with_listener(target).await?;
+        }
         Ok(store)
+    }
+
+    /// Starts the cache's listener and proves that a notification sent through the pool
+    /// reaches it.
+    async fn with_listener(self, target: Target) -> Result<Self, LeaseError> {
+        let cache = Arc::new(Cache::new(&self.inner.config.cache));
+        let channel = target.channel.clone();
+        let listener = Listener::start(target, cache.clone())
+            .await
+            .map_err(|e| LeaseError::unavailable(crate::listener::start_error(&e)))?;
+        crate::store_cache::probe(&self, &cache, &channel).await?;
+        let inner = Arc::try_unwrap(self.inner)
+            .map_err(|_| LeaseError::backend("store shared before it was built"))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cache: Some(cache),
+                _listener: Some(listener),
+                ..inner
+            }),
+        })
     }
 
     /// Applies the schema migrations this version knows and the database lacks; returns
@@ -131,6 +189,16 @@ impl PostgresLeaseStore {
         &self.inner.pool
     }
 
+    /// The lease-check cache, when on.
+    pub(crate) fn cache(&self) -> Option<&Arc<Cache>> {
+        self.inner.cache.as_ref()
+    }
+
+    /// The prepared statements of this prefix.
+    pub(crate) fn statements(&self) -> &Statements {
+        &self.inner.sql
+    }
+
     /// The configuration the store was built with.
     pub fn config(&self) -> &PostgresConfig {
         &self.inner.config
@@ -142,7 +210,7 @@ impl PostgresLeaseStore {
         self.config()
     }
 
-    fn offset(&self) -> i64 {
+    pub(crate) fn offset(&self) -> i64 {
         self.inner.config.offset_micros()
     }
 
@@ -167,7 +235,7 @@ impl PostgresLeaseStore {
     }
 
     /// Runs one statement: a cached named prepared statement, or an unnamed typed one.
-    async fn query<C>(
+    pub(crate) async fn query<C>(
         &self,
         client: &C,
         sql: &str,
@@ -249,7 +317,7 @@ impl PostgresLeaseStore {
         lease_id: &LeaseId,
         viewer: &ViewerId,
         ttl: Duration,
-    ) -> Result<Lease, Failure> {
+    ) -> Result<(Lease, i64), Failure> {
         let client = self.inner.pool.get().await?;
         let params = queries::Renew {
             clock_offset_us: self.offset(),
@@ -265,14 +333,17 @@ impl PostgresLeaseStore {
             .first()
             .ok_or_else(|| LeaseError::backend("renew returned no row"))?;
         match row.try_get::<_, Option<String>>("content")? {
-            Some(content) => Ok(Lease {
-                id: lease_id.clone(),
-                viewer: viewer.clone(),
-                content: parse_content(content)?,
-                created_at: row.try_get("created_at")?,
-                expires_at: row.try_get("expires_at")?,
-                renewals: renewals(row.try_get("renewals")?)?,
-            }),
+            Some(content) => Ok((
+                Lease {
+                    id: lease_id.clone(),
+                    viewer: viewer.clone(),
+                    content: parse_content(content)?,
+                    created_at: row.try_get("created_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                    renewals: renewals(row.try_get("renewals")?)?,
+                },
+                row.try_get("remaining_us")?,
+            )),
             // Not updated: expired, or gone (never existed, released, another viewer's).
             None => match row.try_get::<_, Option<bool>>("expired")? {
                 Some(true) => Err(LeaseError::Expired.into()),
@@ -286,7 +357,7 @@ impl PostgresLeaseStore {
         lease_id: &LeaseId,
         viewer: &ViewerId,
         content: &ContentId,
-    ) -> Result<Lease, Failure> {
+    ) -> Result<(Lease, i64), Failure> {
         let client = self.inner.pool.get().await?;
         let params = queries::Check {
             clock_offset_us: self.offset(),
@@ -304,19 +375,22 @@ impl PostgresLeaseStore {
         if stored != content.as_str() {
             return Err(LeaseError::WrongContent.into());
         }
-        Ok(Lease {
-            id: lease_id.clone(),
-            viewer: viewer.clone(),
-            content: content.clone(),
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-            renewals: renewals(row.try_get("renewals")?)?,
-        })
+        Ok((
+            Lease {
+                id: lease_id.clone(),
+                viewer: viewer.clone(),
+                content: content.clone(),
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                renewals: renewals(row.try_get("renewals")?)?,
+            },
+            row.try_get("remaining_us")?,
+        ))
     }
 }
 
 /// A pooled client or a transaction: what [`PostgresLeaseStore::query`] runs on.
-trait Conn: deadpool_postgres::GenericClient + Sync {
+pub(crate) trait Conn: deadpool_postgres::GenericClient + Sync {
     /// The driver's own client or transaction, for unnamed typed statements.
     type Pg: tokio_postgres::GenericClient + Sync;
     fn pg(&self) -> &Self::Pg;
@@ -367,8 +441,12 @@ impl LeaseStore for PostgresLeaseStore {
         ttl: Duration,
     ) -> Result<Lease, LeaseError> {
         validate_ttl(ttl)?;
-        self.retrying(|| self.renew_once(lease_id, viewer, ttl))
-            .await
+        let ticket = self.cache_ticket();
+        let (lease, remaining_us) = self
+            .retrying(|| self.renew_once(lease_id, viewer, ttl))
+            .await?;
+        self.cache_insert(ticket, &lease, remaining_us);
+        Ok(lease)
     }
 
     async fn check(
@@ -377,24 +455,39 @@ impl LeaseStore for PostgresLeaseStore {
         viewer: &ViewerId,
         content: &ContentId,
     ) -> Result<Lease, LeaseError> {
-        self.retrying(|| self.check_once(lease_id, viewer, content))
-            .await
+        if let Some(lease) = self.cache_lookup(lease_id, viewer, content) {
+            return Ok(lease);
+        }
+        let ticket = self.cache_ticket();
+        let (lease, remaining_us) = self
+            .retrying(|| self.check_once(lease_id, viewer, content))
+            .await?;
+        // Only successes reach here: refusals are never cached.
+        self.cache_insert(ticket, &lease, remaining_us);
+        Ok(lease)
     }
 
     async fn release(&self, lease_id: &LeaseId, viewer: &ViewerId) -> Result<(), LeaseError> {
         self.retrying(|| async {
             let client = self.inner.pool.get().await?;
+            let channel = self.channel();
             let params = queries::Release {
                 id: lease_id.as_str(),
                 viewer: viewer.as_str(),
+                channel: &channel,
             };
             self.query(&client, &self.inner.sql.release, &params.bind())
                 .await?;
             Ok(())
         })
-        .await
+        .await?;
+        // Gone here at once; on other instances when the notification reaches them.
+        self.cache_invalidate(lease_id);
+        Ok(())
     }
 
+    // Purges delete only leases expired by the database clock, which no cache entry
+    // outlives (entries end at the expiry the database reported): no notification needed.
     async fn purge_expired(&self) -> Result<u64, LeaseError> {
         let mut purged = 0u64;
         loop {

@@ -36,8 +36,21 @@ fn rustls_manager(
     tls: &TlsConfig,
     manager_config: ManagerConfig,
 ) -> Result<Manager, PostgresConfigError> {
-    let connector = tokio_postgres_rustls::MakeRustlsConnect::new(rustls_impl::client_config(tls)?);
-    Ok(Manager::from_config(config, connector, manager_config))
+    Ok(Manager::from_config(
+        config,
+        rustls_connector(tls)?,
+        manager_config,
+    ))
+}
+
+/// The rustls connector for `tls` (also used by the cache's listener connection).
+#[cfg(feature = "tls")]
+pub(crate) fn rustls_connector(
+    tls: &TlsConfig,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, PostgresConfigError> {
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(
+        rustls_impl::client_config(tls)?,
+    ))
 }
 
 #[cfg(feature = "tls")]

@@ -60,6 +60,11 @@ impl Harness for Postgres {
         faults(prefix, stop).await
     }
 
+    fn release_window(&self) -> Duration {
+        // Each client is its own instance with its own cache.
+        common::RELEASE_WINDOW
+    }
+
     fn min_faults(&self, histories: usize) -> Faults {
         Faults {
             lock_holds: u64::try_from(histories).unwrap_or(u64::MAX),

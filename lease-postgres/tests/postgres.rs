@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use blindcast_keys_core::lease::{LeaseError, LeaseStore};
-use blindcast_lease_postgres::{DbClockOffset, PostgresConfig, PostgresLeaseStore, RetryPolicy};
+use blindcast_lease_postgres::{
+    CacheConfig, DbClockOffset, PostgresConfig, PostgresLeaseStore, RetryPolicy,
+};
 use blindcast_lease_testkit::{
     LONG_TTL, RACE_CLIENTS, RACE_ROUNDS, content, postgres_url, race_round, request, viewer,
 };
@@ -311,6 +313,14 @@ async fn invalid_options_are_refused_by_name_before_connecting() {
                 Duration::from_millis(1),
             )),
             "retry.max_attempts ",
+        ),
+        (
+            PostgresConfig::default().with_cache(CacheConfig::on().with_max_entries(0)),
+            "cache.max_entries ",
+        ),
+        (
+            PostgresConfig::default().with_cache(CacheConfig::on().with_heartbeat(Duration::ZERO)),
+            "cache.heartbeat ",
         ),
     ];
     for (config, option) in cases {

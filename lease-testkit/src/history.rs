@@ -15,7 +15,10 @@
 //! - **revived**: no check or renew succeeded that was invoked after the lease had
 //!   certainly ended: after the latest expiry any create or renew invoked before could
 //!   have given it (an indeterminate renew counts with its completion time plus its
-//!   TTL), or after a release of it had completed.
+//!   TTL), or after a release of it had completed: on the client that released it at
+//!   once, on any other client once the store's release window
+//!   ([`HistoryConfig::release_window`], the propagation delay of a per-instance cache)
+//!   has also passed.
 //! - **idempotency**: a create with an idempotency key returned the viewer's lease with
 //!   that key whenever that lease was certainly usable throughout the create, and every
 //!   lease returned covers the requested content.
@@ -66,6 +69,11 @@ pub struct HistoryConfig {
     pub max_pause: Duration,
     /// Allowed disagreement between the test's clock and the store's timestamps.
     pub tolerance: Duration,
+    /// How long after a release completed on one client another client may still use the
+    /// lease (a per-instance cache's notification delay); zero for stores without one.
+    /// [`run_and_check_histories`] raises it to the harness's
+    /// [`Harness::release_window`](crate::Harness::release_window).
+    pub release_window: Duration,
     /// Seed of the operation mix; `BLINDCAST_HISTORY_SEED` overrides it.
     pub seed: u64,
 }
@@ -80,6 +88,7 @@ impl Default for HistoryConfig {
             max_ttl: Duration::from_millis(200),
             max_pause: Duration::from_millis(15),
             tolerance: Duration::from_millis(2),
+            release_window: Duration::ZERO,
             seed: seed_from_env().unwrap_or_else(clock_seed),
         }
     }
@@ -480,8 +489,23 @@ impl LeaseFacts<'_> {
         self.own_releases().map(|e| e.invoked).min()
     }
 
-    /// The first completion of a successful release: certainly gone after it.
-    fn release_completed(&self) -> Option<SystemTime> {
+    /// When the lease is certainly gone for a use on `client`: the first completion of a
+    /// successful release, on the releasing client at once, elsewhere `window` later.
+    fn release_completed(&self, client: usize, window: Duration) -> Option<SystemTime> {
+        self.own_releases()
+            .filter(|e| matches!(e.outcome, Outcome::Released))
+            .map(|e| {
+                if e.client == client {
+                    e.completed
+                } else {
+                    e.completed + window
+                }
+            })
+            .min()
+    }
+
+    /// The first completion of a successful release on any client.
+    fn first_release_completed(&self) -> Option<SystemTime> {
         self.own_releases()
             .filter(|e| matches!(e.outcome, Outcome::Released))
             .map(|e| e.completed)
@@ -544,6 +568,9 @@ pub struct HistoryStats {
     pub leases: usize,
     /// Instants at which a viewer held exactly `limit` certainly usable leases.
     pub at_limit: usize,
+    /// Successful uses invoked after a release of the lease had completed on another
+    /// client, inside the release window (a cache answering before its notification).
+    pub in_window: usize,
 }
 
 /// Verifies a history against the [`LeaseStore`] contract; returns the first violation.
@@ -552,7 +579,9 @@ pub struct HistoryStats {
 /// The first [`Violation`] found, with the operations involved.
 pub fn check_history(history: &History) -> Result<HistoryStats, Box<Violation>> {
     let tol = history.config.tolerance;
+    let window = history.config.release_window;
     let limit = history.config.max_leases_per_viewer as usize;
+    let mut in_window = 0;
     let mut facts: HashMap<LeaseId, LeaseFacts<'_>> = HashMap::new();
     for e in &history.events {
         match (&e.op, &e.outcome) {
@@ -604,7 +633,7 @@ pub fn check_history(history: &History) -> Result<HistoryStats, Box<Violation>> 
             }
             continue;
         }
-        check_uses(id, f, tol)?;
+        in_window += check_uses(id, f, tol, window)?;
     }
     check_idempotency(history, &facts, tol)?;
     let at_limit = check_limit(&facts, limit, tol)?;
@@ -612,6 +641,7 @@ pub fn check_history(history: &History) -> Result<HistoryStats, Box<Violation>> 
         operations: history.events.len(),
         leases: facts.values().filter(|f| f.first_ack().is_some()).count(),
         at_limit,
+        in_window,
     })
 }
 
@@ -623,7 +653,14 @@ fn violation(rule: &'static str, detail: &str, events: Vec<&Event>) -> Box<Viola
     })
 }
 
-fn check_uses<'a>(id: &LeaseId, f: &LeaseFacts<'a>, tol: Duration) -> Result<(), Box<Violation>> {
+/// Checks the uses of one lease; returns how many succeeded inside the release window.
+fn check_uses<'a>(
+    id: &LeaseId,
+    f: &LeaseFacts<'a>,
+    tol: Duration,
+    window: Duration,
+) -> Result<usize, Box<Violation>> {
+    let mut in_window = 0;
     let owner = f.viewer.as_ref();
     let first_ack = f.first_ack();
     for e in &f.uses {
@@ -658,14 +695,22 @@ fn check_uses<'a>(id: &LeaseId, f: &LeaseFacts<'a>, tol: Duration) -> Result<(),
                         context(e),
                     ));
                 }
-                if let Some(gone) = f.release_completed()
+                if let Some(gone) = f.release_completed(e.client, window)
                     && e.invoked > gone
                 {
                     return Err(violation(
                         "revived",
-                        &format!("lease {id} was used after its release completed"),
+                        &format!(
+                            "lease {id} was used at {} after its release completed (plus the \
+                             release window of {window:?} on other clients) at {}",
+                            ms(e.invoked),
+                            ms(gone)
+                        ),
                         context(e),
                     ));
+                }
+                if f.first_release_completed().is_some_and(|r| e.invoked > r) {
+                    in_window += 1;
                 }
                 let possible = f.expiry_possible_before(e);
                 if let Some(possible) = possible
@@ -716,7 +761,7 @@ fn check_uses<'a>(id: &LeaseId, f: &LeaseFacts<'a>, tol: Duration) -> Result<(),
             _ => {}
         }
     }
-    Ok(())
+    Ok(in_window)
 }
 
 fn check_idempotency(
@@ -846,6 +891,7 @@ pub async fn run_and_check_histories<H: crate::Harness>(
     for round in 0..histories {
         let mut config = config.clone();
         config.seed = config.seed.wrapping_add(round as u64);
+        config.release_window = config.release_window.max(h.release_window());
         let stores = h.history_stores(3).await;
         let seed = config.seed;
         let history = run_history(stores, config, |stop| h.inject_faults(stop)).await;
@@ -855,6 +901,7 @@ pub async fn run_and_check_histories<H: crate::Harness>(
                 totals.operations += stats.operations;
                 totals.leases += stats.leases;
                 totals.at_limit += stats.at_limit;
+                totals.in_window += stats.in_window;
                 totals.indeterminate += history.indeterminate();
                 totals.lock_holds += history.faults.lock_holds;
                 totals.killed_connections += history.faults.killed_connections;
@@ -884,4 +931,102 @@ pub struct HistoryTotals {
     pub lock_holds: u64,
     /// Store connections it killed.
     pub killed_connections: u64,
+    /// Uses inside the release window ([`HistoryStats::in_window`]).
+    pub in_window: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_000_000) + Duration::from_millis(ms)
+    }
+
+    /// A lease created by client 0 at 0-1 ms, released by client 0 at 10-11 ms, then
+    /// checked successfully by `client` at `check_ms`.
+    fn history(client: usize, check_ms: u64, window: Duration) -> History {
+        let id = LeaseId::generate().unwrap();
+        let viewer = ViewerId::new("v").unwrap();
+        let content = ContentId::new("c").unwrap();
+        let lease = Lease {
+            id: id.clone(),
+            viewer: viewer.clone(),
+            content: content.clone(),
+            created_at: at(0),
+            expires_at: at(60_000),
+            renewals: 0,
+        };
+        let event = |index, client, op, invoked, completed, outcome| Event {
+            index,
+            client,
+            op,
+            invoked: at(invoked),
+            completed: at(completed),
+            outcome,
+        };
+        let events = vec![
+            event(
+                0,
+                0,
+                Op::Create {
+                    viewer: viewer.clone(),
+                    content: content.clone(),
+                    ttl: Duration::from_secs(60),
+                    key: None,
+                },
+                0,
+                1,
+                Outcome::Lease(lease.clone()),
+            ),
+            event(
+                1,
+                0,
+                Op::Release {
+                    lease: id.clone(),
+                    viewer: viewer.clone(),
+                },
+                10,
+                11,
+                Outcome::Released,
+            ),
+            event(
+                2,
+                client,
+                Op::Check {
+                    lease: id,
+                    viewer,
+                    content,
+                },
+                check_ms,
+                check_ms + 1,
+                Outcome::Lease(lease),
+            ),
+        ];
+        History {
+            events,
+            config: HistoryConfig {
+                release_window: window,
+                ..HistoryConfig::default()
+            },
+            faults: Faults::default(),
+        }
+    }
+
+    #[test]
+    fn a_use_after_release_is_allowed_only_inside_the_window_and_only_elsewhere() {
+        let window = Duration::from_millis(50);
+        // Another client inside the window: allowed, and counted.
+        let stats = check_history(&history(1, 30, window)).unwrap();
+        assert_eq!(stats.in_window, 1);
+        // Another client after the window: revived.
+        let v = check_history(&history(1, 70, window)).unwrap_err();
+        assert_eq!(v.rule, "revived", "{v}");
+        // The releasing client: no window at all.
+        let v = check_history(&history(0, 30, window)).unwrap_err();
+        assert_eq!(v.rule, "revived", "{v}");
+        // Without a window, any client after the release: revived.
+        let v = check_history(&history(1, 30, Duration::ZERO)).unwrap_err();
+        assert_eq!(v.rule, "revived", "{v}");
+    }
 }

@@ -80,6 +80,13 @@ pub trait Harness: Send + Sync + std::fmt::Debug + 'static {
         history::Faults::default()
     }
 
+    /// How long after a release completed on one client of
+    /// [`history_stores`](Self::history_stores) another client may still answer a check
+    /// with the lease: the propagation delay of a per-instance cache. Default zero.
+    fn release_window(&self) -> Duration {
+        Duration::ZERO
+    }
+
     /// The least the injected faults must add up to over `histories` histories, so a
     /// fault injector that silently stopped working fails the check. Default: nothing.
     fn min_faults(&self, histories: usize) -> history::Faults {
