@@ -46,7 +46,8 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::time::{sleep, timeout};
 
 mod common;
-use common::{media, server};
+use browser::{player_dir, require_node};
+use common::{browser, media, server};
 
 const CONTENT: &str = "demo-movie";
 /// The pages, one per player, and the viewer each plays as.
@@ -69,37 +70,13 @@ fn viewer(player: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Tools.
 
-fn player_dir() -> PathBuf {
-    workspace().join("examples/player")
-}
-
-fn require_node() {
-    let node = std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(node, "node is missing: install Node.js 20 or newer");
-}
-
 fn require_browser_tools() {
-    require_node();
-    let player = player_dir();
-    for needed in [
-        "node_modules/hls.js/dist/hls.min.js",
-        "node_modules/shaka-player/dist/shaka-player.compiled.js",
-        "node_modules/video.js/dist/video.min.js",
-        "node_modules/playwright-core/package.json",
-        "node_modules/@blindcast/keys-player/src/index.js",
-    ] {
-        assert!(
-            player.join(needed).exists(),
-            "{needed} is missing: run `npm ci --prefix examples/player`"
-        );
-    }
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "/usr/bin/chromium is missing: apt-get install chromium"
-    );
+    browser::require_browser(&[
+        "hls.js/dist/hls.min.js",
+        "shaka-player/dist/shaka-player.compiled.js",
+        "video.js/dist/video.min.js",
+        "@blindcast/keys-player/src/index.js",
+    ]);
     require_ffmpeg();
 }
 

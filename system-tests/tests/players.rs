@@ -350,27 +350,6 @@ async fn refused(
 // ---------------------------------------------------------------------------------------
 // hls.js in headless Chromium.
 
-fn require_browser_tools(player: &Path) {
-    for needed in [
-        "node_modules/hls.js/dist/hls.min.js",
-        "node_modules/playwright-core/package.json",
-    ] {
-        assert!(
-            player.join(needed).exists(),
-            "{needed} is missing: run `npm ci --prefix examples/player`"
-        );
-    }
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "/usr/bin/chromium is missing: apt-get install chromium"
-    );
-    let node = std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(node, "node is missing: install Node.js 20 or newer");
-}
-
 /// Runs `examples/player/e2e.mjs` in `mode` and asserts it passed.
 async fn e2e(player: &Path, mode: &str, key_server: &str, page: &str, screenshot: &Path) {
     let run = Command::new("node")
@@ -400,7 +379,7 @@ async fn e2e(player: &Path, mode: &str, key_server: &str, page: &str, screenshot
 async fn hls_js_in_chromium_plays_across_a_key_rotation_only_from_an_allowed_origin() {
     let _serial = SERIAL.lock().await;
     let player = workspace().join("examples/player");
-    require_browser_tools(&player);
+    common::browser::require_browser(&["hls.js/dist/hls.min.js"]);
     require_ffmpeg();
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();

@@ -264,7 +264,7 @@ fn bad_presign_settings_exit_2_naming_the_setting() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.starts_with("blindcast-keys: error: PRESIGN_TTL: needs S3_BUCKET"),
+        stderr.starts_with("blindcast-keys: error: PRESIGN_TTL: applies only with S3_BUCKET"),
         "{stderr}"
     );
 }

@@ -232,3 +232,13 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         Err(_) => humantime::parse_duration(text).ok(),
     }
 }
+
+/// An environment of exactly these variables, for unit tests.
+#[cfg(test)]
+pub(crate) fn map_env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name: &str| map.get(name).cloned()
+}

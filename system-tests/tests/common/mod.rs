@@ -1,6 +1,6 @@
 //! The one set of fixtures of the system tests: the key server binary under test, its one
 //! master key and secrets, and throwaway PostgreSQL clusters (`server`); packaging and
-//! decoding HLS with ffmpeg (`media`); an S3 test server (`s3`). Every test file includes
+//! decoding HLS with ffmpeg (`media`), Node.js and Chromium for the browser tests (`browser`); an S3 test server (`s3`). Every test file includes
 //! it with `mod common;`.
 //!
 //! Fixtures that the router tests of keys-axum use as well are included from there by
@@ -10,6 +10,7 @@
 //! holds a master key or secret, so no system test binary sees keys-axum's.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod browser;
 pub mod media;
 pub mod s3;
 pub mod server;
