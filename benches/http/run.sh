@@ -198,11 +198,12 @@ RS=$("$BIN/bench-tool" mint RS256 "$FIX/rsa-private.pem" viewer-1 86400)
 ES=$("$BIN/bench-tool" mint ES256 "$FIX/ec-private.pem" viewer-1 86400)
 
 # serve NAME [VAR=VALUE...]: starts blindcast-keys serve with the base settings (no JWT
-# source: the caller adds one) and records the pid in KEYS.
+# source: the caller adds one; LEASE_TTL only with a lease store, which the server
+# refuses otherwise) and records the pid in KEYS.
 serve() {
     local name=$1; shift
     env -u JWT_SECRET MASTER_KEY="$MASTER_KEY" SALT="$SALT" BIND=127.0.0.1:$P_KEYS \
-        LOG_LEVEL=info LOG_FORMAT=text LEASE_TTL=1h "$@" \
+        LOG_LEVEL=info LOG_FORMAT=text "$@" \
         "$BIN/blindcast-keys" serve >/dev/null 2>"$WORK/serve-$name.log" &
     KEYS=$!; PIDS+=("$KEYS")
     wait_port $P_KEYS
@@ -239,7 +240,7 @@ WRK_EXTRA=(-H "Authorization: Bearer $ES")
 load keys-es256 $P_KEYS /keys/movie-1 "$KEYS"
 stop_serve
 
-serve sqlite JWT_SECRET="$JWT_SECRET" LEASE_STORE="sqlite:$WORK/leases.db"
+serve sqlite JWT_SECRET="$JWT_SECRET" LEASE_STORE="sqlite:$WORK/leases.db" LEASE_TTL=1h
 LEASE=$(create_lease "$HS")
 check_key "$HS" -H "X-Blindcast-Lease: $LEASE"
 WRK_EXTRA=(-H "Authorization: Bearer $HS" -H "X-Blindcast-Lease: $LEASE")
@@ -249,7 +250,7 @@ stop_serve
 log "starting PostgreSQL"
 PGURL=$(scripts/postgres.sh start "$PGDIR")
 PGURL_PLAIN=${PGURL%%\?*}
-serve postgres JWT_SECRET="$JWT_SECRET" LEASE_STORE="$PGURL"
+serve postgres JWT_SECRET="$JWT_SECRET" LEASE_STORE="$PGURL" LEASE_TTL=1h
 LEASE=$(create_lease "$HS")
 check_key "$HS" -H "X-Blindcast-Lease: $LEASE"
 WRK_EXTRA=(-H "Authorization: Bearer $HS" -H "X-Blindcast-Lease: $LEASE")

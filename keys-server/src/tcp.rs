@@ -84,25 +84,33 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-/// Completes on SIGTERM or SIGINT (Ctrl-C).
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGTERM or SIGINT (Ctrl-C). The handlers are installed by this call, not
+/// when the future is first polled: a signal that arrives once the server has said it is
+/// listening ends it gracefully instead of killing the process.
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> + Send {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term) => {},
+                () = wait(int) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -156,6 +164,7 @@ pub(crate) async fn run(
         .local_addr()
         .map_err(|e| ConfigError::new("BIND", e.to_string()))?;
     let purge = store.map(|s| spawn_purge(s, server.purge_interval));
+    let shutdown = shutdown_signal();
     tracing::info!(%addr, leases = ?settings.lease_store, "listening");
     on_ready(addr);
     let options = ServeOptions {
@@ -163,7 +172,7 @@ pub(crate) async fn run(
         max_connections: server.max_connections,
         shutdown_timeout: server.shutdown_timeout,
     };
-    let result = serve(listener, router, options, shutdown_signal()).await;
+    let result = serve(listener, router, options, shutdown).await;
     if let Some(purge) = purge {
         purge.abort();
     }
