@@ -87,16 +87,8 @@ fn require_browser_tools() {
 async fn keys_player_unit_tests_pass_under_node_test() {
     require_node();
     let package = workspace().join("keys-player");
-    let run = Command::new("node")
-        .args(["--test", "test/"])
-        .current_dir(&package)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = timeout(Duration::from_secs(120), run)
-        .await
-        .expect("node --test took over 120 s")
-        .unwrap();
+    let args = ["--test", "test/"].map(std::ffi::OsStr::new);
+    let out = browser::node(&package, &args, Duration::from_secs(120), "node --test").await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -123,16 +115,8 @@ async fn keys_player_core_is_within_its_size_budget_and_the_readme_states_it() {
         package.join("node_modules/esbuild").exists(),
         "esbuild is missing: run `npm ci --prefix keys-player`"
     );
-    let run = Command::new("node")
-        .arg("build.mjs")
-        .current_dir(&package)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = timeout(Duration::from_secs(120), run)
-        .await
-        .expect("build.mjs took over 120 s")
-        .unwrap();
+    let args = [std::ffi::OsStr::new("build.mjs")];
+    let out = browser::node(&package, &args, Duration::from_secs(120), "build.mjs").await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -8,7 +8,6 @@ mod common;
 use common::{media, server};
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,8 +19,6 @@ use blindcast_keys_axum::AUDIT_TARGET;
 use media::{framemd5, package, require_ffmpeg, workspace};
 use serde_json::Value;
 use server::{Server, client, start, token};
-use tokio::process::Command;
-use tokio::time::timeout;
 
 const CONTENT: &str = "demo-movie";
 const VIEWER: &str = "viewer-1";
@@ -352,19 +349,22 @@ async fn refused(
 
 /// Runs `examples/player/e2e.mjs` in `mode` and asserts it passed.
 async fn e2e(player: &Path, mode: &str, key_server: &str, page: &str, screenshot: &Path) {
-    let run = Command::new("node")
-        .arg(player.join("e2e.mjs"))
-        .args(["--mode", mode, "--key-server", key_server, "--page", page])
-        .arg("--screenshot")
-        .arg(screenshot)
-        .current_dir(player)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = timeout(Duration::from_secs(100), run)
-        .await
-        .expect("e2e.mjs took over 100 s")
-        .unwrap();
+    let script = player.join("e2e.mjs");
+    let mut args = vec![script.as_os_str()];
+    args.extend(
+        [
+            "--mode",
+            mode,
+            "--key-server",
+            key_server,
+            "--page",
+            page,
+            "--screenshot",
+        ]
+        .map(std::ffi::OsStr::new),
+    );
+    args.push(screenshot.as_os_str());
+    let out = common::browser::node(player, &args, Duration::from_secs(100), "e2e.mjs").await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("e2e {mode}: {stdout}");

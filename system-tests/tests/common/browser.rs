@@ -37,3 +37,23 @@ pub fn require_browser(packages: &[&str]) {
         "/usr/bin/chromium is missing: apt-get install chromium"
     );
 }
+
+/// Runs `node ARGS` in `dir` (stdin closed, killed if the test stops waiting) and returns
+/// its output; more than `limit` fails the test naming `what`.
+pub async fn node(
+    dir: &Path,
+    args: &[&std::ffi::OsStr],
+    limit: std::time::Duration,
+    what: &str,
+) -> std::process::Output {
+    let run = tokio::process::Command::new("node")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(limit, run)
+        .await
+        .unwrap_or_else(|_| panic!("{what} took over {} s", limit.as_secs()))
+        .unwrap()
+}
