@@ -13,34 +13,21 @@
 // that failed or was answered 400 or more (`refused`: status 0 for a failure).
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
 
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+import { executablePath, launch, newPage } from './chromium.mjs';
+
 if (!existsSync(executablePath)) {
   console.log(JSON.stringify({ ok: false, error: `${executablePath} is missing: apt-get install chromium` }));
   process.exit(2);
 }
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  timeout: 30000,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const browser = await launch();
 const pages = new Map();
 
 async function run(c) {
   switch (c.cmd) {
     case 'open': {
-      const context = await browser.newContext({ viewport: { width: 700, height: 640 } });
-      const page = await context.newPage();
-      page.setDefaultTimeout(15000);
       const lines = [];
-      page.on('console', (m) => lines.push(`${m.type()}: ${m.text()}`));
-      page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
+      const page = await newPage(browser, lines);
       // Every refused or failed request, in full (the console keeps only its last lines).
       const refused = [];
       page.on('response', (r) => {
@@ -49,7 +36,7 @@ async function run(c) {
       page.on('requestfailed', (r) => {
         refused.push({ status: 0, method: r.method(), url: r.url(), error: r.failure()?.errorText });
       });
-      pages.set(c.page, { context, page, lines, refused });
+      pages.set(c.page, { context: page.context(), page, lines, refused });
       await page.goto(c.url, { waitUntil: 'load' });
       return {};
     }

@@ -18,7 +18,8 @@
 // Prints one JSON summary line and exits 0 when every check holds, 1 otherwise.
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { chromium } from 'playwright-core';
+
+import { executablePath, launch, newPage } from './chromium.mjs';
 
 function option(name, envName) {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,7 +31,6 @@ const mode = option('mode', 'MODE') || 'allowed';
 const keyServer = (option('key-server', 'KEY_SERVER') || '').replace(/\/+$/, '');
 const pageUrl = option('page', 'PAGE_URL');
 const screenshot = option('screenshot', 'SCREENSHOT');
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 // Playback needed: past 4 segments of 2 s, i.e. into the third key epoch (2 segments each).
 const minTime = Number(process.env.MIN_PLAY_SECONDS || 9);
 const deadlineMs = Number(process.env.E2E_TIMEOUT_MS || 60000);
@@ -59,24 +59,11 @@ const killer = setTimeout(() => {
 }, deadlineMs + 15000);
 killer.unref();
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  timeout: 30000,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const browser = await launch();
 const summary = { mode, pageOrigin, keyOrigin };
 try {
-  const context = await browser.newContext({ viewport: { width: 700, height: 640 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15000);
   const consoleLines = [];
-  page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+  const page = await newPage(browser, consoleLines);
 
   // What the page did on the wire, as Playwright sees it.
   const keyRequests = [];
@@ -97,7 +84,7 @@ try {
 
   // Preflights are not Playwright requests; the DevTools protocol reports them.
   const preflights = new Map();
-  const cdp = await context.newCDPSession(page);
+  const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
   cdp.on('Network.requestWillBeSent', (e) => {
     if (e.request.method === 'OPTIONS' && isKeyUrl(e.request.url)) {
