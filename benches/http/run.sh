@@ -10,7 +10,9 @@
 #   1. nginx (Debian nginx-light) serving a 16-byte static file;
 #   2. a bare axum server answering 16 static bytes (`bench-bare-axum`);
 #   3. `blindcast-keys serve` (release build), GET /keys/{id}: HS256, RS256, ES256 tokens;
-#      HS256 + SQLite lease check; HS256 + PostgreSQL lease check; and the epoch-key
+#      HS256 + SQLite lease check; HS256 + PostgreSQL lease check without and with the
+#      lease-check cache (queries per key request counted), two cached instances sharing
+#      the database (aggregate); and the epoch-key
 #      route over 100,000 distinct content ids (benches/http/epoch.lua);
 # each with req/s, the ratio to (1) and (2), p99 latency and the server's peak RSS
 # (VmHWM of the server process; nginx: master + workers);
@@ -250,13 +252,72 @@ stop_serve
 log "starting PostgreSQL"
 PGURL=$(scripts/postgres.sh start "$PGDIR")
 PGURL_PLAIN=${PGURL%%\?*}
-serve postgres JWT_SECRET="$JWT_SECRET" LEASE_STORE="$PGURL" LEASE_TTL=1h
+PG_POSTMASTER=$(head -1 "$(find "$PGDIR" -name postmaster.pid | head -1)")
+# Transactions committed in the database so far (queries of the store, the cache's
+# listener heartbeats, and this query itself).
+pg_xacts() {
+    psql -XAtq "$PGURL_PLAIN" -c "select xact_commit from pg_stat_database where datname = current_database()"
+}
+# A counter of the server's /metrics on PORT.
+metric() { # port name
+    curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'
+}
+# The PostgreSQL lease check without the lease-check cache: every key request a query.
+serve postgres-uncached JWT_SECRET="$JWT_SECRET" LEASE_STORE="$PGURL" LEASE_TTL=1h LEASE_CACHE=false
 LEASE=$(create_lease "$HS")
 check_key "$HS" -H "X-Blindcast-Lease: $LEASE"
 WRK_EXTRA=(-H "Authorization: Bearer $HS" -H "X-Blindcast-Lease: $LEASE")
-PG_POSTMASTER=$(head -1 "$(find "$PGDIR" -name postmaster.pid | head -1)")
+load keys-hs256-postgres-uncached $P_KEYS /keys/movie-1 "$KEYS"
+stop_serve
+# With the cache (the server's default): queries per key request counted by the
+# database (committed transactions) and by the store (cache misses), over all repetitions.
+serve postgres JWT_SECRET="$JWT_SECRET" LEASE_STORE="$PGURL" LEASE_TTL=1h METRICS=true
+LEASE=$(create_lease "$HS")
+check_key "$HS" -H "X-Blindcast-Lease: $LEASE"
+WRK_EXTRA=(-H "Authorization: Bearer $HS" -H "X-Blindcast-Lease: $LEASE")
+XACT0=$(pg_xacts); ISSUED0=$(metric $P_KEYS blindcast_keys_issued_total)
+MISSES0=$(metric $P_KEYS blindcast_lease_cache_misses_total)
 load keys-hs256-postgres $P_KEYS /keys/movie-1 "$KEYS"
+XACT1=$(pg_xacts); ISSUED1=$(metric $P_KEYS blindcast_keys_issued_total)
+MISSES1=$(metric $P_KEYS blindcast_lease_cache_misses_total)
+HITS1=$(metric $P_KEYS blindcast_lease_cache_hits_total)
+PG_KEYS=$((ISSUED1 - ISSUED0))
+PG_QUERY_LINE=$(awk -v x=$((XACT1 - XACT0)) -v m=$((MISSES1 - MISSES0)) -v k=$PG_KEYS -v h="$HITS1" -v d="$DURATION" -v r="$REPS" \
+    'BEGIN { printf "%d keys served in %d x %s: %d database transactions (%.6f per key), %d cache misses (%.6f per key); %d cache hits in all", k, r, d, x, (k ? x / k : 0), m, (k ? m / k : 0), h }')
 PG_RSS=$(peak_rss $(pgrep -P "$PG_POSTMASTER") "$PG_POSTMASTER")
+stop_serve
+# Two instances sharing the database, each with its cache; one wrk per instance, run at
+# the same time with half the connections each; the row is their summed req/s.
+P_KEYS2=$((P_KEYS + 10))
+serve postgres-a JWT_SECRET="$JWT_SECRET" LEASE_STORE="$PGURL" LEASE_TTL=1h
+KEYS_A=$KEYS
+env -u JWT_SECRET MASTER_KEY="$MASTER_KEY" SALT="$SALT" BIND=127.0.0.1:$P_KEYS2 \
+    LOG_LEVEL=info LOG_FORMAT=text JWT_SECRET="$JWT_SECRET" LEASE_STORE="$PGURL" LEASE_TTL=1h \
+    "$BIN/blindcast-keys" serve >/dev/null 2>"$WORK/serve-postgres-b.log" &
+KEYS_B=$!; PIDS+=("$KEYS_B")
+wait_port $P_KEYS2
+LEASE=$(create_lease "$HS")
+check_key "$HS" -H "X-Blindcast-Lease: $LEASE"
+log "load: keys-hs256-postgres-2-instances ($REPS x 2 wrk -t$THREADS -c$((CONNS / 2)) -d$DURATION at once)"
+TWO_LIST=()
+for i in $(seq 1 "$REPS"); do
+    WRKS=()
+    for p in $P_KEYS $P_KEYS2; do
+        wrk -t"$THREADS" -c$((CONNS / 2)) -d"$DURATION" --latency -H "Authorization: Bearer $HS" \
+            -H "X-Blindcast-Lease: $LEASE" "http://127.0.0.1:$p/keys/movie-1" >"$WORK/wrk-two-$p-$i.txt" 2>&1 &
+        WRKS+=($!)
+    done
+    wait "${WRKS[@]}"
+    read -r rps_a p99_a bad_a _ < <(parse_wrk "$WORK/wrk-two-$P_KEYS-$i.txt")
+    read -r rps_b p99_b bad_b _ < <(parse_wrk "$WORK/wrk-two-$P_KEYS2-$i.txt")
+    TWO_LIST+=("$(awk -v a="$rps_a" -v b="$rps_b" 'BEGIN { printf "%.2f", a + b }')")
+    TWO_P99=$(awk -v a="$p99_a" -v b="$p99_b" 'BEGIN { print (a > b ? a : b) }')
+    TWO_BAD=$((${TWO_BAD:-0} + bad_a + bad_b))
+    echo "   rep $i: $rps_a + $rps_b req/s, p99 $p99_a / $p99_b ms, load $(cut -d' ' -f1 /proc/loadavg)" >&2
+done
+printf '%s\t%s\t%s\t%s\t%s\t%s\n' keys-hs256-postgres-2-instances "$(printf '%s\n' "${TWO_LIST[@]}" | median)" \
+    "$TWO_P99" "$(peak_rss "$KEYS_A" "$KEYS_B")" "$TWO_BAD" "$(printf '%s/' "${TWO_LIST[@]}")" >>"$RESULTS"
+kill "$KEYS_B"; wait "$KEYS_B" 2>/dev/null || true
 stop_serve
 
 serve epoch JWT_SECRET="$JWT_SECRET"
@@ -374,6 +435,8 @@ HS_RPS=$(awk -F'\t' '$1 == "keys-hs256" {print $2}' "$RESULTS")
     }' "$RESULTS"
     echo
     echo "PostgreSQL server processes' peak RSS during the PostgreSQL lease-check load: $((${PG_RSS:-0} / 1024)) MiB (summed VmHWM, shared buffers counted per process)."
+    echo "PostgreSQL queries per key request with the lease-check cache (keys-hs256-postgres): ${PG_QUERY_LINE:-not measured}."
+    echo "keys-hs256-postgres-2-instances: two servers sharing the database, one wrk each at the same time (-c$((CONNS / 2)) each); req/s summed, p99 the larger, RSS summed."
     echo "Audit events logged during the epoch-route load: ${AUDIT_LINES:-0} (one per key)."
     echo
     if [[ -s $LEASES ]]; then

@@ -32,7 +32,12 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let Some(metrics) = &state.metrics else {
         return ApiError::NotFound.into_response();
     };
-    let mut response = metrics.render().into_response();
+    let store = state
+        .leases
+        .as_ref()
+        .map(|store| store.metrics())
+        .unwrap_or_default();
+    let mut response = metrics.render(&store).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

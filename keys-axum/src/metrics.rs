@@ -8,6 +8,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use blindcast_keys_core::lease::{MetricKind, StoreMetric};
+
 /// JWKS fetches of the process, for `/metrics`. Process-wide because the authenticator
 /// is handed to the router as an opaque `dyn Authenticator`; a process normally has one
 /// JWKS URL (with several, the figures are summed).
@@ -133,7 +135,8 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn render(&self) -> String {
+    /// The exposition, with the lease store's own figures (`store`) after the router's.
+    pub(crate) fn render(&self, store: &[StoreMetric]) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP blindcast_keys_issued_total Keys served.");
         let _ = writeln!(out, "# TYPE blindcast_keys_issued_total counter");
@@ -193,6 +196,15 @@ impl Metrics {
         let _ = writeln!(out, "blindcast_key_request_duration_seconds_sum {sum}");
         let _ = writeln!(out, "blindcast_key_request_duration_seconds_count {count}");
         JWKS.render(&mut out);
+        for m in store {
+            let kind = match m.kind {
+                MetricKind::Counter => "counter",
+                MetricKind::Gauge => "gauge",
+            };
+            let _ = writeln!(out, "# HELP {} {}", m.name, m.help);
+            let _ = writeln!(out, "# TYPE {} {kind}", m.name);
+            let _ = writeln!(out, "{} {}", m.name, m.value);
+        }
         out
     }
 }

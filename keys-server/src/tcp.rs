@@ -144,7 +144,7 @@ pub(crate) async fn run(
     server: ServerSettings,
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), ConfigError> {
-    let store = crate::stores::open(&settings.lease_store).await?;
+    let store = crate::stores::open(&settings.lease_store, server.lease_cache.as_ref()).await?;
     if let Some(jwt) = settings.authentication.jwt()
         && !jwt.prefetch().await
     {
@@ -165,7 +165,8 @@ pub(crate) async fn run(
         .map_err(|e| ConfigError::new("BIND", e.to_string()))?;
     let purge = store.map(|s| spawn_purge(s, server.purge_interval));
     let shutdown = shutdown_signal();
-    tracing::info!(%addr, leases = ?settings.lease_store, "listening");
+    let lease_cache = server.lease_cache.as_ref().is_some_and(|c| c.enabled);
+    tracing::info!(%addr, leases = ?settings.lease_store, lease_cache, "listening");
     on_ready(addr);
     let options = ServeOptions {
         header_read_timeout: server.header_read_timeout,

@@ -29,7 +29,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use blindcast_keys_core::ContentId;
-use blindcast_keys_core::lease::{Lease, LeaseId, ViewerId};
+use blindcast_keys_core::lease::{Lease, LeaseId, StoreMetric, ViewerId};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
@@ -62,6 +62,60 @@ pub struct CacheStats {
     pub entries: u64,
     /// Whether the listener is listening now (the cache answers only then).
     pub listening: bool,
+}
+
+impl CacheStats {
+    /// These counters as the store's `/metrics` figures (`blindcast_lease_cache_*`).
+    pub fn metrics(&self) -> [StoreMetric; 9] {
+        use StoreMetric as M;
+        [
+            M::counter(
+                "blindcast_lease_cache_hits_total",
+                "Lease checks answered from this instance's cache.",
+                self.hits,
+            ),
+            M::counter(
+                "blindcast_lease_cache_misses_total",
+                "Lease checks answered by PostgreSQL (not cached, expired, or the cache bypassed).",
+                self.misses,
+            ),
+            M::counter(
+                "blindcast_lease_cache_bypasses_total",
+                "Lease checks sent to PostgreSQL because the listener was not listening (also counted as misses).",
+                self.bypasses,
+            ),
+            M::counter(
+                "blindcast_lease_cache_invalidations_total",
+                "Cached leases dropped because they were released (here or on another instance).",
+                self.invalidations,
+            ),
+            M::counter(
+                "blindcast_lease_cache_notifications_total",
+                "Release notifications received.",
+                self.notifications,
+            ),
+            M::counter(
+                "blindcast_lease_cache_resyncs_total",
+                "Times the whole cache was dropped because the listener connection was lost.",
+                self.resyncs,
+            ),
+            M::counter(
+                "blindcast_lease_cache_evictions_total",
+                "Cached leases evicted to stay within the size bound.",
+                self.evictions,
+            ),
+            M::gauge(
+                "blindcast_lease_cache_entries",
+                "Leases cached now.",
+                self.entries,
+            ),
+            M::gauge(
+                "blindcast_lease_cache_listening",
+                "1 while the release listener listens (the cache answers only then).",
+                u64::from(self.listening),
+            ),
+        ]
+    }
 }
 
 /// The cache key of a lease: SHA-256 of its id, which is also the notification payload,

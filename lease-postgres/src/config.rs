@@ -327,6 +327,11 @@ impl CacheConfig {
         if !timeout_ok(self.heartbeat) {
             return Err(PostgresConfigError::CacheHeartbeat);
         }
+        // Parsed here too, so a typo is refused before anything connects.
+        if let Some(url) = &self.listener_url {
+            crate::url::parse(url, MAX_TIMEOUT)
+                .map_err(|e| PostgresConfigError::CacheListenerUrlInvalid(Box::new(e)))?;
+        }
         Ok(())
     }
 }
@@ -373,7 +378,9 @@ mod tests {
     fn each_bad_option_is_named() {
         let bad = |config: PostgresConfig| config.validate().map_err(|e| e.to_string());
         let named = |config: PostgresConfig, option: &str| {
-            let message = bad(config).expect_err(option);
+            let error = config.validate().expect_err(option);
+            assert_eq!(error.option(), Some(option));
+            let message = error.to_string();
             assert!(message.starts_with(option), "{message}");
         };
         assert_eq!(bad(PostgresConfig::default()), Ok(()));
@@ -421,6 +428,15 @@ mod tests {
             PostgresConfig::default().with_cache(CacheConfig::on().with_heartbeat(Duration::MAX)),
             "cache.heartbeat",
         );
+        named(
+            PostgresConfig::default()
+                .with_cache(CacheConfig::on().with_listener_url("redis://u:hunter2@h/d")),
+            "cache.listener_url",
+        );
+        let message = bad(PostgresConfig::default()
+            .with_cache(CacheConfig::on().with_listener_url("postgres://u:hunter2@h:x/d")))
+        .expect_err("bad port");
+        assert!(!message.contains("hunter2"), "{message}");
         // An off cache's bounds do not matter.
         assert_eq!(
             bad(PostgresConfig::default().with_cache(

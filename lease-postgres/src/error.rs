@@ -39,6 +39,10 @@ pub enum PostgresConfigError {
     /// without `cache.listener_url` (a pool has no URL for the listener to reuse).
     #[error("{}", CACHE_LISTENER_URL)]
     CacheListenerUrl,
+    /// The cache is on and `cache.listener_url` is not a connection string the store can
+    /// use (the source says why, without the URL).
+    #[error("cache.listener_url is not a usable PostgreSQL connection string: {0}")]
+    CacheListenerUrlInvalid(#[source] Box<PostgresConfigError>),
     /// The URL could not be parsed.
     #[error("invalid PostgreSQL connection string: {0}")]
     Url(#[source] tokio_postgres::Error),
@@ -54,8 +58,14 @@ pub enum PostgresConfigError {
     /// The pool could not be built.
     #[error("cannot build the connection pool: {0}")]
     Pool(String),
-    /// The lease-check cache's listener could not start; the message says what to do.
-    #[error("{0}")]
+    /// The lease-check cache's listener could not start: why (without the URL); the
+    /// message adds what to do.
+    #[error(
+        "the lease-check cache cannot listen for releases ({0}); the listener needs a \
+         session connection to PostgreSQL (set cache.listener_url to a direct URL when the \
+         store's URL goes through PgBouncer in transaction mode or RDS Proxy), or turn \
+         the cache off"
+    )]
     Listener(String),
 }
 
@@ -74,6 +84,25 @@ const CACHE_LISTENER_URL: &str =
 /// The old name of [`PostgresConfigError`].
 #[deprecated(note = "renamed to PostgresConfigError")]
 pub type ConfigError = PostgresConfigError;
+
+impl PostgresConfigError {
+    /// The [`PostgresConfig`](crate::PostgresConfig) option this error is about (its path,
+    /// e.g. `cache.max_entries`), so a settings layer can name its own setting; `None` for
+    /// errors about the connection string or the connection.
+    pub fn option(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::TablePrefix => "table_prefix",
+            Self::MaxConnections => "max_connections",
+            Self::WaitTimeout => "wait_timeout",
+            Self::ConnectTimeout => "connect_timeout",
+            Self::RetryMaxAttempts => "retry.max_attempts",
+            Self::CacheMaxEntries => "cache.max_entries",
+            Self::CacheHeartbeat => "cache.heartbeat",
+            Self::CacheListenerUrl | Self::CacheListenerUrlInvalid(_) => "cache.listener_url",
+            _ => return None,
+        })
+    }
+}
 
 impl From<PostgresConfigError> for LeaseError {
     fn from(e: PostgresConfigError) -> Self {

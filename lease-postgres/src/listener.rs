@@ -219,10 +219,5 @@ where
 
 /// The start-up failure, with what to do about it.
 pub(crate) fn start_error(detail: &str) -> PostgresConfigError {
-    PostgresConfigError::Listener(format!(
-        "the lease-check cache cannot listen for releases ({detail}); the listener needs a \
-         session connection to PostgreSQL (set cache.listener_url to a direct URL when the \
-         store's URL goes through PgBouncer in transaction mode or RDS Proxy), or turn \
-         the cache off"
-    ))
+    PostgresConfigError::Listener(detail.to_owned())
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use blindcast_keys_core::ContentId;
 use blindcast_keys_core::lease::{
-    CreateLease, Lease, LeaseError, LeaseId, LeaseStore, ViewerId, validate_ttl,
+    CreateLease, Lease, LeaseError, LeaseId, LeaseStore, StoreMetric, ViewerId, validate_ttl,
 };
 use deadpool_postgres::{ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::Row;
@@ -519,6 +519,12 @@ impl LeaseStore for PostgresLeaseStore {
             .await
             .map_err(crate::error::pg_error)?;
         Ok(())
+    }
+
+    fn metrics(&self) -> Vec<StoreMetric> {
+        self.cache_stats()
+            .map(|stats| stats.metrics().to_vec())
+            .unwrap_or_default()
     }
 }
 

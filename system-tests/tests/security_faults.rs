@@ -87,14 +87,55 @@ async fn renew(http: &reqwest::Client, base: &str, t: &str, lease: &str) -> (u16
     )
 }
 
+async fn release(http: &reqwest::Client, base: &str, t: &str, lease: &str) -> u16 {
+    match http
+        .delete(format!("{base}/keys/leases/{lease}"))
+        .bearer_auth(t)
+        .send()
+        .await
+    {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+/// One figure of the server's `/metrics`.
+async fn metric(http: &reqwest::Client, base: &str, name: &str) -> Option<u64> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// With the lease-check cache (the server's default): the cache is forgotten when the
+/// listener's connection dies with the database, so no key is served from it while the
+/// database is down, and it answers again after the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_killed_and_restarted_under_load() {
+    killed_and_restarted(true).await;
+}
+
+/// Without the cache: every check is a query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_and_restarted_under_load_without_the_lease_cache() {
+    killed_and_restarted(false).await;
+}
+
+async fn killed_and_restarted(cache: bool) {
     let _serial = SERIAL.lock().await;
     let cluster = Arc::new(tokio::task::spawn_blocking(PgCluster::start).await.unwrap());
     let mut srv = start(&[
         ("LEASE_STORE", &cluster.url),
         ("MAX_LEASES_PER_VIEWER", "100000"),
         ("LEASE_TTL", "10m"),
+        ("LEASE_CACHE", if cache { "true" } else { "false" }),
+        ("METRICS", "true"),
         QUIET,
     ]);
     let pid = srv.pid();
@@ -105,10 +146,18 @@ async fn postgres_killed_and_restarted_under_load() {
         let samples = Arc::new(Mutex::new(Vec::<Sample>::new()));
         // (viewer, content, lease) of every 201 the server sent.
         let acked = Arc::new(Mutex::new(Vec::<(String, String, String)>::new()));
+        // A lease no worker touches, for the recovery probe.
+        let probe_t = token("pg-restart-probe");
+        let (status, probe) = create(&http, &base, &probe_t, "movie-probe").await;
+        assert_eq!(status, 201);
+        let probe = probe.unwrap();
+        // Leases whose release the server acknowledged.
+        let released = Arc::new(Mutex::new(std::collections::BTreeSet::<String>::new()));
         let mut workers = Vec::new();
         for w in 0..8 {
             let (http, stop, samples, acked, base) =
                 (http.clone(), stop.clone(), samples.clone(), acked.clone(), base.clone());
+            let released = released.clone();
             workers.push(tokio::spawn(async move {
                 let viewer = format!("pg-restart-{w}");
                 let t = token(&viewer);
@@ -130,6 +179,22 @@ async fn postgres_killed_and_restarted_under_load() {
                         let status = key(&http, &base, &t, content, lease).await;
                         samples.lock().unwrap().push(Sample { started, ended: Instant::now(), kind: "key", status });
                     }
+                    // Every third round, release the oldest lease (once it was used, so a
+                    // cache holds it) and ask for a key under it right after the answer.
+                    if i % 3 == 0 && mine.len() > 1 {
+                        let (content, lease) = mine.remove(0);
+                        let started = Instant::now();
+                        let status = release(&http, &base, &t, &lease).await;
+                        samples.lock().unwrap().push(Sample { started, ended: Instant::now(), kind: "release", status });
+                        if status == 204 || status == 200 {
+                            released.lock().unwrap().insert(lease.clone());
+                            let started = Instant::now();
+                            let status = key(&http, &base, &t, &content, &lease).await;
+                            samples.lock().unwrap().push(Sample { started, ended: Instant::now(), kind: "key-after-release", status });
+                        } else {
+                            mine.push((content, lease));
+                        }
+                    }
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }));
@@ -145,10 +210,8 @@ async fn postgres_killed_and_restarted_under_load() {
         tokio::task::spawn_blocking(move || c.restart()).await.unwrap();
         let restarted = Instant::now();
         // Recovery: the first key request that succeeds after the restart, same process.
-        let (viewer, content, lease) = acked.lock().unwrap()[0].clone();
-        let t = token(&viewer);
         let recovered = loop {
-            if key(&http, &base, &t, &content, &lease).await == 200 {
+            if key(&http, &base, &probe_t, "movie-probe", &probe).await == 200 {
                 break restarted.elapsed();
             }
             assert!(restarted.elapsed() < Duration::from_secs(30), "no recovery within 30 s");
@@ -174,34 +237,97 @@ async fn postgres_killed_and_restarted_under_load() {
             .map(|s| s.ended.duration_since(s.started).as_secs_f64() * 1000.0)
             .fold(0.0, f64::max);
         let keys_served_down = during.iter().filter(|s| s.kind == "key" && s.status == 200).count();
-        let not_503 = during.iter().filter(|s| s.status != 503).count();
+        // With the cache, a key answered from it in the instant before the listener saw its
+        // connection die is a correct answer (no release can commit while the database is
+        // down); everything else must be 503.
+        let not_503 = during
+            .iter()
+            .filter(|s| s.status != 503 && !(cache && s.kind == "key" && s.status == 200))
+            .count();
         let after_ok = samples
             .iter()
+            .filter(|s| matches!(s.kind, "create" | "key"))
             .filter(|s| s.started >= restarted + recovered && s.status != 200 && s.status != 201)
             .count();
-        // Every lease acknowledged (before the kill, and after the restart) still works.
+        // Every lease acknowledged (before the kill, and after the restart) and not
+        // released still works; every released one is refused.
         let acked = acked.lock().unwrap().clone();
+        let released = released.lock().unwrap().clone();
         let mut lost = Vec::new();
+        let mut revived = Vec::new();
         for (viewer, content, lease) in &acked {
+            if released.contains(lease) {
+                if key(&http, &base, &token(viewer), content, lease).await == 200 {
+                    revived.push(lease.clone());
+                }
+                continue;
+            }
             let t = token(viewer);
             if key(&http, &base, &t, content, lease).await != 200 {
                 lost.push(lease.clone());
             }
         }
+        let released_served = samples
+            .iter()
+            .filter(|s| s.kind == "key-after-release" && s.status == 200)
+            .count();
+        let releases_checked = samples.iter().filter(|s| s.kind == "key-after-release").count();
+        // The cache after the restart: it lost its listener (a resync), listens again, and
+        // answers checks again.
+        let cache_line = if cache {
+            let resyncs = metric(&http, &base, "blindcast_lease_cache_resyncs_total").await;
+            let hits_before = metric(&http, &base, "blindcast_lease_cache_hits_total").await;
+            let mut listening = None;
+            for _ in 0..100 {
+                listening = metric(&http, &base, "blindcast_lease_cache_listening").await;
+                if listening == Some(1) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            for _ in 0..3 {
+                assert_eq!(key(&http, &base, &probe_t, "movie-probe", &probe).await, 200);
+            }
+            let hits_after = metric(&http, &base, "blindcast_lease_cache_hits_total").await;
+            assert!(resyncs >= Some(1), "the cache was not dropped with its listener: {resyncs:?}");
+            assert_eq!(listening, Some(1), "the listener did not listen again");
+            assert!(
+                hits_after.unwrap_or(0) >= hits_before.unwrap_or(0) + 2,
+                "the cache does not answer after the restart: {hits_before:?} -> {hits_after:?}"
+            );
+            format!("lease-check cache on: {resyncs:?} resyncs, listening again, hits {hits_before:?} -> {hits_after:?}")
+        } else {
+            let lines = metric(&http, &base, "blindcast_lease_cache_listening").await;
+            assert_eq!(lines, None, "LEASE_CACHE=false still shows a cache");
+            "lease-check cache off".to_owned()
+        };
         let running = srv.is_running() && srv.pid() == pid;
         println!(
-            "FIGURE PostgreSQL kill/restart: {} requests while down: {} not 503, {keys_served_down} keys served, \
+            "FIGURE PostgreSQL kill/restart ({cache_line}): {} requests while down: {} not 503, {keys_served_down} keys served, \
              slowest answer {max_down_ms:.1} ms (pool wait timeout 5 s); recovered {:.2} s after restart \
              without a server restart; {} of {} acknowledged leases lost ({acked_before_kill} acknowledged \
-             before the kill); {after_ok} failures after recovery; statuses while down {statuses:?}",
+             before the kill); {after_ok} failures after recovery; {} releases acknowledged, \
+             {released_served} of {releases_checked} keys asked right after a release served, {} released \
+             leases served at the end; statuses while down {statuses:?}",
             during.len(),
             not_503,
             recovered.as_secs_f64(),
             lost.len(),
             acked.len(),
+            released.len(),
+            revived.len(),
         );
+        assert!(releases_checked >= 5, "too few releases: {releases_checked}");
+        assert_eq!(released_served, 0, "a key was served under a lease just released");
+        assert!(revived.is_empty(), "released leases served: {revived:?}");
         assert!(during.len() >= 20, "too little load while down: {}", during.len());
-        assert_eq!(keys_served_down, 0, "a key was served while leases could not be checked");
+        if cache {
+            // Dropped with its listener: at most the requests in flight at that instant
+            // (one per worker), not the whole outage's.
+            assert!(keys_served_down <= 8, "{keys_served_down} keys served from the cache while the database was down");
+        } else {
+            assert_eq!(keys_served_down, 0, "a key was served while leases could not be checked");
+        }
         assert_eq!(not_503, 0, "{statuses:?}");
         // The pool wait timeout (5 s) bounds an answer; the rest is headroom for a loaded
         // 2-core machine. Without the timeout, answers would hang until the restart.

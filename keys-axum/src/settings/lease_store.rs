@@ -57,3 +57,41 @@ impl LeaseStoreSetting {
         }
     }
 }
+
+/// The PostgreSQL lease-check cache of `blindcast-keys serve` (`LEASE_CACHE`,
+/// `LEASE_CACHE_MAX_ENTRIES`, `LEASE_CACHE_LISTENER_URL`). Plain values: the server hands
+/// them to the PostgreSQL store's `CacheConfig`, which checks them, and reports its errors
+/// under these names. Lambda has no cache: a frozen instance would miss release
+/// notifications.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LeaseCacheSettings {
+    /// `LEASE_CACHE` (default `true` with a PostgreSQL store).
+    pub enabled: bool,
+    /// `LEASE_CACHE_MAX_ENTRIES`; `None`: the store's default.
+    pub max_entries: Option<usize>,
+    /// `LEASE_CACHE_LISTENER_URL`; `None`: the listener uses `LEASE_STORE`'s URL.
+    pub listener_url: Option<String>,
+}
+
+impl Default for LeaseCacheSettings {
+    /// The server's default: on, with the store's bounds.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: None,
+            listener_url: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for LeaseCacheSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("LeaseCacheSettings")
+            .field("enabled", &self.enabled)
+            .field("max_entries", &self.max_entries)
+            .field("listener_url", &self.listener_url.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}

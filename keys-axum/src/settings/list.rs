@@ -105,6 +105,10 @@ pub const SECRET_SETTINGS: [&str; 4] = ["MASTER_KEY", "SALT", "JWT_SECRET", "LEA
 
 const NEEDS_STORE: &str =
     "applies only with a lease store (LEASE_STORE); without one there are no leases to limit";
+const NEEDS_POSTGRES: &str = "applies only with a PostgreSQL lease store (LEASE_STORE=postgres://...); \
+     the memory and SQLite stores answer checks in process already";
+const NEEDS_CACHE: &str =
+    "applies only with the lease-check cache on (a PostgreSQL LEASE_STORE, LEASE_CACHE not false)";
 const NEEDS_JWT: &str = "applies only when this server verifies tokens (JWT_SECRET, JWT_SECRET_FILE, \
      JWT_JWKS_URL, JWT_JWKS_FILE or JWT_PUBLIC_KEY_FILE), not with ALLOW_ANONYMOUS or \
      TRUST_GATEWAY_AUTHORIZER";
@@ -170,6 +174,12 @@ pub const SETTINGS: &[Setting] = &[
         .option("max_leases_per_viewer").with(STORE).unused(NEEDS_STORE),
     Setting::new("PURGE_INTERVAL", Server, "60s", "background deletion of expired leases (Lambda purges at each cold start)", "0")
         .with(STORE).unused(NEEDS_STORE),
+    Setting::new("LEASE_CACHE", Server, "`true` with `postgres://`", "cache successful lease checks in this instance, kept exact by PostgreSQL `LISTEN`/`NOTIFY` (see SECURITY.md)", "maybe")
+        .with(STORE).unused(NEEDS_POSTGRES),
+    Setting::new("LEASE_CACHE_MAX_ENTRIES", Server, "100000", "leases cached per instance (at least 1); the soonest to expire is evicted", "0")
+        .option("cache.max_entries").with(STORE).unused(NEEDS_CACHE),
+    Setting::new("LEASE_CACHE_LISTENER_URL", Server, "`LEASE_STORE`", "a session connection for the cache's `LISTEN` (needed when `LEASE_STORE` goes through PgBouncer in transaction mode)", "redis://x")
+        .option("cache.listener_url").with(STORE).unused(NEEDS_CACHE),
     Setting::new("KEY_CACHE_MAX_AGE", Both, "0", "seconds of `private, max-age` on keys; 0 means `no-store`", "-1")
         .option("key_cache_max_age"),
     Setting::new("REQUEST_TIMEOUT", Both, "10s", "per request, body included (408 after)", "0")

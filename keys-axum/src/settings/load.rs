@@ -10,7 +10,7 @@ use blindcast_keys_core::{KeyDeriver, LeaseStore};
 use super::auth::{self, Authentication};
 use super::env::{Env, EnvReader, Platform};
 use super::error::ConfigError;
-use super::lease_store::LeaseStoreSetting;
+use super::lease_store::{LeaseCacheSettings, LeaseStoreSetting};
 use super::list::for_option;
 use super::log::LogSettings;
 use super::secrets::load_deriver;
@@ -58,6 +58,8 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// `PURGE_INTERVAL` (default 60 s): how often expired leases are deleted.
     pub purge_interval: Duration,
+    /// The lease-check cache: `Some` with a PostgreSQL `LEASE_STORE` only.
+    pub lease_cache: Option<LeaseCacheSettings>,
 }
 
 impl Default for ServerSettings {
@@ -68,6 +70,7 @@ impl Default for ServerSettings {
             shutdown_timeout: Duration::from_secs(10),
             max_connections: 4096,
             purge_interval: Duration::from_secs(60),
+            lease_cache: None,
         }
     }
 }
@@ -233,6 +236,23 @@ fn server(r: &EnvReader<'_>, store: &LeaseStoreSetting) -> Result<ServerSettings
         && let Some(d) = r.duration("PURGE_INTERVAL")?
     {
         s.purge_interval = positive("PURGE_INTERVAL", d)?;
+    }
+    if let LeaseStoreSetting::Postgres(_) = store {
+        s.lease_cache = Some(lease_cache(r)?);
+    }
+    Ok(s)
+}
+
+/// On unless `LEASE_CACHE` says otherwise; its options are read (so refused when unused)
+/// only while it is on.
+fn lease_cache(r: &EnvReader<'_>) -> Result<LeaseCacheSettings, ConfigError> {
+    let mut s = LeaseCacheSettings::default();
+    if r.is_set("LEASE_CACHE") {
+        s.enabled = r.flag("LEASE_CACHE")?;
+    }
+    if s.enabled {
+        s.max_entries = r.number("LEASE_CACHE_MAX_ENTRIES")?;
+        s.listener_url = r.text("LEASE_CACHE_LISTENER_URL");
     }
     Ok(s)
 }

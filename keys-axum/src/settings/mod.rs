@@ -25,7 +25,7 @@ mod tests;
 pub use auth::Authentication;
 pub use env::{Env, EnvReader, Platform, ProcessEnv, parse_duration};
 pub use error::ConfigError;
-pub use lease_store::LeaseStoreSetting;
+pub use lease_store::{LeaseCacheSettings, LeaseStoreSetting};
 pub use list::{
     JWT_KEY_SOURCES, SECRET_SETTINGS, SETTINGS, Scope, Setting, find, for_option, markdown_table,
 };

@@ -12,12 +12,14 @@ mod clock;
 mod error;
 mod memory;
 mod store;
+mod store_metrics;
 mod types;
 
 pub use clock::{Clock, ManualClock, MonotonicClock, SystemClock};
 pub use error::{BoxError, LeaseError};
 pub use memory::MemoryLeaseStore;
 pub use store::LeaseStore;
+pub use store_metrics::{MetricKind, StoreMetric};
 pub use types::{
     CreateLease, IdempotencyKey, InvalidLeaseId, Lease, LeaseId, MAX_IDEMPOTENCY_KEY_LEN,
     MAX_LEASE_TTL, MAX_VIEWER_ID_LEN, ViewerId, validate_ttl,

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::error::LeaseError;
+use super::store_metrics::StoreMetric;
 use super::types::{CreateLease, Lease, LeaseId, ViewerId};
 use crate::ContentId;
 
@@ -80,4 +81,11 @@ pub trait LeaseStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Checks that the store can serve requests (for readiness probes).
     async fn ping(&self) -> Result<(), LeaseError>;
+
+    /// Figures the store keeps about itself, shown by the router's `/metrics` (the
+    /// PostgreSQL store's lease-check cache reports its hits, misses, ...). Cheap: read
+    /// at each scrape. Default: none.
+    fn metrics(&self) -> Vec<StoreMetric> {
+        Vec::new()
+    }
 }
