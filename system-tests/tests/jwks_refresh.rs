@@ -62,19 +62,10 @@ async fn key_requests(http: &reqwest::Client, base: &str, phase: &str, n: usize)
     all
 }
 
-async fn metric(http: &reqwest::Client, base: &str, line_prefix: &str) -> f64 {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
+async fn metric(http: &reqwest::Client, base: &str, series: &str) -> f64 {
+    server::metric(http, base, series)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(line_prefix))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {line_prefix} in /metrics:\n{text}"))
+        .unwrap_or_else(|| panic!("no {series} in /metrics"))
 }
 
 /// Reproduction 1: with the key set stale and the JWKS endpoint refusing connections,

@@ -9,7 +9,7 @@ use common::server;
 
 use std::time::{Duration, Instant};
 
-use server::{PgCluster, Server, bounded, client, start, token};
+use server::{PgCluster, Server, bounded, client, metrics_text, series_value, start, token};
 
 const QUIET: (&str, &str) = ("LOG_LEVEL", server::QUIET);
 
@@ -23,20 +23,8 @@ fn serve(url: &str, extra: &[(&str, &str)]) -> Server {
     start(&env)
 }
 
-async fn metrics(http: &reqwest::Client, base: &str) -> String {
-    http.get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-fn figure(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+fn figure(text: &str, name: &str) -> f64 {
+    series_value(text, name).unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
 }
 
 async fn key(http: &reqwest::Client, base: &str, t: &str, lease: &str) -> u16 {
@@ -78,7 +66,7 @@ async fn two_servers_share_releases_through_their_caches() {
                     assert_eq!(key(&http, &srv.base, &t, &lease).await, 200);
                 }
             }
-            let before = figure(&metrics(&http, &b.base).await, "blindcast_lease_cache_invalidations_total");
+            let before = figure(&metrics_text(&http, &b.base).await, "blindcast_lease_cache_invalidations_total");
             let r = http
                 .delete(format!("{}/keys/leases/{lease}", a.base))
                 .bearer_auth(&t)
@@ -100,21 +88,21 @@ async fn two_servers_share_releases_through_their_caches() {
                 assert!(acked.elapsed() < WINDOW_BOUND, "round {round}: server b still serves the released lease");
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
-            let after = figure(&metrics(&http, &b.base).await, "blindcast_lease_cache_invalidations_total");
-            assert_eq!(after, before + 1, "round {round}: b's entry was not invalidated by the notification");
+            let after = figure(&metrics_text(&http, &b.base).await, "blindcast_lease_cache_invalidations_total");
+            assert_eq!(after, before + 1.0, "round {round}: b's entry was not invalidated by the notification");
         }
-        let a_text = metrics(&http, &a.base).await;
-        let b_text = metrics(&http, &b.base).await;
+        let a_text = metrics_text(&http, &a.base).await;
+        let b_text = metrics_text(&http, &b.base).await;
         for text in [&a_text, &b_text] {
-            assert_eq!(figure(text, "blindcast_lease_cache_listening"), 1);
+            assert_eq!(figure(text, "blindcast_lease_cache_listening"), 1.0);
             // Per round: 1 miss and 3 hits on each server.
-            assert!(figure(text, "blindcast_lease_cache_hits_total") >= 15, "{text}");
-            assert!(figure(text, "blindcast_lease_cache_misses_total") <= 10, "{text}");
+            assert!(figure(text, "blindcast_lease_cache_hits_total") >= 15.0, "{text}");
+            assert!(figure(text, "blindcast_lease_cache_misses_total") <= 10.0, "{text}");
             assert!(text.contains("# TYPE blindcast_lease_cache_hits_total counter"), "{text}");
             assert!(text.contains("# TYPE blindcast_lease_cache_entries gauge"), "{text}");
         }
-        assert!(figure(&b_text, "blindcast_lease_cache_notifications_total") >= 5, "{b_text}");
-        let off_text = metrics(&http, &off.base).await;
+        assert!(figure(&b_text, "blindcast_lease_cache_notifications_total") >= 5.0, "{b_text}");
+        let off_text = metrics_text(&http, &off.base).await;
         assert!(!off_text.contains("blindcast_lease_cache"), "{off_text}");
         delays.sort();
         println!(

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use server::{PgCluster, bounded, client, start, token};
+use server::{PgCluster, bounded, client, metric, start, token};
 
 /// These tests kill things and time them: run them one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -99,20 +99,6 @@ async fn release(http: &reqwest::Client, base: &str, t: &str, lease: &str) -> u1
     }
 }
 
-/// One figure of the server's `/metrics`.
-async fn metric(http: &reqwest::Client, base: &str, name: &str) -> Option<u64> {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
-
 /// With the lease-check cache (the server's default): the cache is forgotten when the
 /// listener's connection dies with the database, so no key is served from it while the
 /// database is down, and it answers again after the restart.
@@ -181,7 +167,7 @@ async fn killed_and_restarted(cache: bool) {
                     }
                     // Every third round, release the oldest lease (once it was used, so a
                     // cache holds it) and ask for a key under it right after the answer.
-                    if i % 3 == 0 && mine.len() > 1 {
+                    if i.is_multiple_of(3) && mine.len() > 1 {
                         let (content, lease) = mine.remove(0);
                         let started = Instant::now();
                         let status = release(&http, &base, &t, &lease).await;
@@ -280,7 +266,7 @@ async fn killed_and_restarted(cache: bool) {
             let mut listening = None;
             for _ in 0..100 {
                 listening = metric(&http, &base, "blindcast_lease_cache_listening").await;
-                if listening == Some(1) {
+                if listening == Some(1.0) {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -289,10 +275,10 @@ async fn killed_and_restarted(cache: bool) {
                 assert_eq!(key(&http, &base, &probe_t, "movie-probe", &probe).await, 200);
             }
             let hits_after = metric(&http, &base, "blindcast_lease_cache_hits_total").await;
-            assert!(resyncs >= Some(1), "the cache was not dropped with its listener: {resyncs:?}");
-            assert_eq!(listening, Some(1), "the listener did not listen again");
+            assert!(resyncs >= Some(1.0), "the cache was not dropped with its listener: {resyncs:?}");
+            assert_eq!(listening, Some(1.0), "the listener did not listen again");
             assert!(
-                hits_after.unwrap_or(0) >= hits_before.unwrap_or(0) + 2,
+                hits_after.unwrap_or(0.0) >= hits_before.unwrap_or(0.0) + 2.0,
                 "the cache does not answer after the restart: {hits_before:?} -> {hits_after:?}"
             );
             format!("lease-check cache on: {resyncs:?} resyncs, listening again, hits {hits_before:?} -> {hits_after:?}")

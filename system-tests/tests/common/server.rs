@@ -343,3 +343,31 @@ fn is_root() -> bool {
         .output()
         .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
+
+/// The server's `/metrics` text.
+pub async fn metrics_text(http: &reqwest::Client, base: &str) -> String {
+    http.get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The value of `series` (a name, with its labels if any: `x_total{outcome="ok"}`) in a
+/// `/metrics` text; `None` when no line has it.
+pub fn series_value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// One series of the server's `/metrics`.
+pub async fn metric(http: &reqwest::Client, base: &str, series: &str) -> Option<f64> {
+    series_value(&metrics_text(http, base).await, series)
+}
