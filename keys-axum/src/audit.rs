@@ -7,12 +7,14 @@
 /// The tracing target of audit events.
 pub const AUDIT_TARGET: &str = "blindcast_keys::audit";
 
-/// A key request's event. `refusal` is the error code, or `None` when the key was issued.
+/// A key request's event. `refusal` is the error code, or `None` when the key was issued;
+/// `kv` the master-key version asked for (1 when the URI names none), once parsed.
 pub(crate) fn key(
     refusal: Option<&str>,
     status: u16,
     viewer: Option<&str>,
     content: Option<&str>,
+    kv: Option<u16>,
     epoch: Option<u64>,
     lease: Option<&str>,
     latency_us: u64,
@@ -24,6 +26,7 @@ pub(crate) fn key(
             status,
             viewer,
             content,
+            kv,
             epoch,
             lease,
             latency_us,
@@ -36,6 +39,7 @@ pub(crate) fn key(
             status,
             viewer,
             content,
+            kv,
             epoch,
             lease,
             latency_us,

@@ -16,7 +16,7 @@ use std::time::Instant;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use blindcast_keys_core::lease::{LeaseId, ViewerId};
-use blindcast_keys_core::{ContentId, ErrorChain};
+use blindcast_keys_core::{ContentId, ErrorChain, KeyVersion};
 use http::Extensions;
 
 use tower::{Layer, Service};
@@ -57,6 +57,8 @@ pub(crate) struct Outcome {
     pub(crate) viewer: Option<ViewerId>,
     pub(crate) content: Option<ContentId>,
     pub(crate) epoch: Option<u64>,
+    /// The master-key version a key request named (`kv`, 1 when absent), once parsed.
+    pub(crate) kv: Option<KeyVersion>,
     /// The lease a key request named; set just before the lease store checks it.
     pub(crate) lease: Option<LeaseId>,
     /// URLs presigned for upload and for download.
@@ -74,6 +76,7 @@ impl Outcome {
             viewer: None,
             content: None,
             epoch: None,
+            kv: None,
             lease: None,
             puts: 0,
             gets: 0,
@@ -101,8 +104,9 @@ impl Outcome {
         match self.route {
             Route::Key => {
                 let lease = self.lease.as_ref().map(LeaseId::as_str);
+                let kv = self.kv.map(KeyVersion::get);
                 audit::key(
-                    refusal, status, viewer, content, self.epoch, lease, latency_us,
+                    refusal, status, viewer, content, kv, self.epoch, lease, latency_us,
                 );
             }
             Route::Presign => audit::presign(
@@ -114,7 +118,7 @@ impl Outcome {
         if let Some(metrics) = &state.metrics {
             match self.route {
                 Route::Key => {
-                    metrics.key_request(refusal, latency);
+                    metrics.key_request(refusal, self.kv, latency);
                     // The lease check is a lease operation like the others, so a failing
                     // store shows in the same series on every route.
                     if self.lease.is_some() {

@@ -188,15 +188,36 @@ impl<'a> EnvReader<'a> {
     pub fn finish(&self) -> Result<(), ConfigError> {
         let read = self.read.lock().map(|r| r.clone()).unwrap_or_default();
         for setting in super::list::SETTINGS {
-            if !self.is_set(setting.name) {
-                continue;
+            if setting.versioned {
+                // Every version's name: `MASTER_KEY_V7_SECRET_ARN` on a server is refused
+                // like `MASTER_KEY_V2_SECRET_ARN`.
+                for n in 2..=super::MAX_CONFIGURED_KEY_VERSION {
+                    if let Some(name) = setting.versioned_name(n) {
+                        self.check_read(setting, &name, &read)?;
+                    }
+                }
+            } else {
+                self.check_read(setting, setting.name, &read)?;
             }
-            if let Some(why) = self.out_of_scope(setting) {
-                return Err(ConfigError::new(setting.name, why));
-            }
-            if !read.contains(setting.name) && !setting.ambient {
-                return Err(ConfigError::new(setting.name, setting.unused_because));
-            }
+        }
+        Ok(())
+    }
+
+    /// Refuses `name` (a name of `setting`) if it is set and out of scope or unread.
+    fn check_read(
+        &self,
+        setting: &Setting,
+        name: &str,
+        read: &BTreeSet<String>,
+    ) -> Result<(), ConfigError> {
+        if !self.is_set(name) {
+            return Ok(());
+        }
+        if let Some(why) = self.out_of_scope(setting) {
+            return Err(ConfigError::new(name, why));
+        }
+        if !read.contains(name) && !setting.ambient {
+            return Err(ConfigError::new(name, setting.unused_because));
         }
         Ok(())
     }
