@@ -103,11 +103,14 @@ impl Outcome {
         let content = self.content.as_ref().map(ContentId::as_str);
         match self.route {
             Route::Key => {
-                let lease = self.lease.as_ref().map(LeaseId::as_str);
-                let kv = self.kv.map(KeyVersion::get);
-                audit::key(
-                    refusal, status, viewer, content, kv, self.epoch, lease, latency_us,
-                );
+                let ids = audit::KeyIds {
+                    viewer,
+                    content,
+                    kv: self.kv.map(KeyVersion::get),
+                    epoch: self.epoch,
+                    lease: self.lease.as_ref().map(LeaseId::as_str),
+                };
+                audit::key(refusal, status, ids, latency_us);
             }
             Route::Presign => audit::presign(
                 refusal, status, viewer, content, self.puts, self.gets, latency_us,

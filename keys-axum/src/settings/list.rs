@@ -169,7 +169,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting::new("MASTER_KEY_FILE", Both, "", "a file holding the master key (instead of MASTER_KEY)", "/nonexistent/master.hex"),
     Setting::new("SALT", Both, "required with `MASTER_KEY`", "salt of key version 1, hex (16-64 bytes)", "abcd"),
     Setting::new("SALT_FILE", Both, "", "a file holding the salt (instead of SALT)", "/nonexistent/salt.hex"),
-    Setting::new("MASTER_KEY_V2", Both, "", "master key of key version N, 2 to 99 (`MASTER_KEY_V2`, `MASTER_KEY_V3`, ...), hex; see Key rotation", "abcd")
+    Setting::new("MASTER_KEY_V2", Both, "", "master key of key version N, 2 to 99 (`MASTER_KEY_V2`, `MASTER_KEY_V3`, ...), hex; see the README, Rotating the master key", "abcd")
         .versioned(),
     Setting::new("MASTER_KEY_V2_FILE", Both, "", "a file holding version N's master key", "/nonexistent/master-v2.hex")
         .versioned(),
