@@ -68,6 +68,9 @@ async fn kv_selects_the_version_and_absent_means_version_1() {
         ("/keys/movie-1", 1, None),
         ("/keys/movie-1?kv=1", 1, None),
         ("/keys/movie-1/17", 1, Some(17)),
+        // A query without kv is still version 1.
+        ("/keys/movie-1/17?other=1", 1, Some(17)),
+        ("/keys/movie-1?akv=2&kv_=2", 1, None),
         ("/keys/movie-1?kv=2", 2, None),
         ("/keys/movie-1/17?kv=2", 2, Some(17)),
         // Composed with the other query parameters, in any order.
