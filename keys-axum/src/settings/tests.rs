@@ -732,3 +732,51 @@ fn versioned_names_follow_the_unread_and_scope_rules() {
     let setting = find("SALT_V2_FILE").unwrap();
     assert_eq!(setting.versioned_name(42).as_deref(), Some("SALT_V42_FILE"));
 }
+
+/// Names that look like per-version settings but name no configurable version: found by
+/// listing the environment (the process environment can be listed), since no lookup by a
+/// well-formed name would ever see them.
+#[test]
+fn malformed_version_names_are_refused_when_the_environment_can_be_listed() {
+    use super::env::ListedEnv;
+    let listed = |extra: &[(&str, &str)]| {
+        let mut map: std::collections::BTreeMap<String, String> = [
+            ("MASTER_KEY", MASTER),
+            ("SALT", SALT),
+            ("JWT_SECRET", SECRET),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        map.retain(|_, v| !v.is_empty());
+        ListedEnv(map)
+    };
+    for p in BOTH {
+        assert!(Settings::from_env(&listed(&[]), p).is_ok());
+        for (name, says) in [
+            ("MASTER_KEY_V02", "leading zeros"),
+            ("SALT_V2X", "plain decimal"),
+            ("MASTER_KEY_V100", "versions 2 to 99"),
+            ("SALT_V1", "version 1 is MASTER_KEY/SALT"),
+            ("MASTER_KEY_V0_FILE", "plain decimal"),
+            ("MASTER_KEY_V3_PATH", "per-version names end in"),
+        ] {
+            let e = Settings::from_env(&listed(&[(name, MASTER_2)]), p)
+                .err()
+                .unwrap();
+            assert_eq!(e.setting, name, "{p:?}: {e}");
+            assert!(e.message.contains(says), "{p:?} {name}: {e}");
+            assert!(!e.to_string().contains(MASTER_2));
+        }
+        // Not ours: left alone, like any variable the list does not know.
+        for name in ["SALT_VALUE", "MASTER_KEY_VAULT_ADDR", "MASTER_KEY_V"] {
+            assert!(
+                Settings::from_env(&listed(&[(name, "x")]), p).is_ok(),
+                "{name}"
+            );
+        }
+        // Well formed and blank: nothing to refuse.
+        assert!(Settings::from_env(&listed(&[("MASTER_KEY_V02", " ")]), p).is_ok());
+    }
+}
