@@ -4,8 +4,12 @@
 #
 #   examples/hls/package.sh OUT_DIR KEY_SERVER_URL [CONTENT_ID] [SECONDS]
 #
-# Needs MASTER_KEY and SALT (or *_FILE) in the environment, the `blindcast-keys` command
-# (BLINDCAST_KEYS=path overrides), ffmpeg and openssl. Writes into OUT_DIR:
+# Needs the key server's secrets in the environment (MASTER_KEY and SALT, or *_FILE; after
+# a rotation also MASTER_KEY_V<N>/SALT_V<N> and KEY_VERSION_PRIMARY), the `blindcast-keys`
+# command (BLINDCAST_KEYS=path overrides), ffmpeg and openssl. Keys are those of the
+# primary key version (KEY_VERSION=N packages under version N instead); under a version
+# other than 1 every key URI carries `?kv=N`, written by `blindcast-keys keyinfo`.
+# Writes into OUT_DIR:
 #   source.ts                 the unencrypted source (for comparing decoded frames)
 #   single/index.m3u8         one content key: URI KEY_SERVER_URL/keys/CONTENT_ID,
 #                             encrypted by ffmpeg itself (-hls_key_info_file from
@@ -20,11 +24,13 @@ base=${2:?usage: package.sh OUT_DIR KEY_SERVER_URL [CONTENT_ID] [SECONDS]}
 id=${3:-demo-movie}
 seconds=${4:-12}
 keys=${BLINDCAST_KEYS:-blindcast-keys}
+version=()
+if [[ -n ${KEY_VERSION:-} ]]; then version=(--version "$KEY_VERSION"); fi
 segment_seconds=2
 segments_per_epoch=2
 base=${base%/}
 
-for tool in ffmpeg openssl; do
+for tool in ffmpeg openssl od; do
   command -v "$tool" >/dev/null || { echo "package.sh: $tool is required (apt-get install $tool)" >&2; exit 2; }
 done
 mkdir -p "$out/single" "$out/rotating"
@@ -37,7 +43,7 @@ ff=(ffmpeg -hide_banner -loglevel error -y)
 
 # Single key: ffmpeg encrypts with the key file that `keyinfo` writes.
 keyfile="$out/single/content.key"
-"$keys" keyinfo "$id" --key-uri "$base/keys/$id" --key-file "$keyfile" > "$out/single/keyinfo"
+"$keys" keyinfo "$id" "${version[@]}" --key-uri "$base/keys/$id" --key-file "$keyfile" > "$out/single/keyinfo"
 "${ff[@]}" -i "$out/source.ts" -c copy -f hls -hls_time "$segment_seconds" -hls_playlist_type vod \
   -hls_key_info_file "$out/single/keyinfo" -hls_segment_filename "$out/single/seg%03d.ts" \
   "$out/single/index.m3u8"
@@ -63,9 +69,14 @@ while IFS= read -r line; do
     seg*.ts)
       if (( n % segments_per_epoch == 0 )); then
         epoch=$(( n / segments_per_epoch ))
-        key=$("$keys" derive "$id" --epoch "$epoch" --format hex)
-        iv=$(openssl rand -hex 16)
-        echo "#EXT-X-KEY:METHOD=AES-128,URI=\"$base/keys/$id/$epoch\",IV=0x$iv" >> "$playlist"
+        # keyinfo's lines: the key URI (with kv=N when the version is not 1), the key
+        # file, the IV.
+        "$keys" keyinfo "$id" --epoch "$epoch" "${version[@]}" --key-uri "$base/keys/$id/$epoch" \
+          --key-file "$tmp/epoch.key" > "$tmp/epoch.keyinfo"
+        { read -r uri; read -r _; read -r iv; } < "$tmp/epoch.keyinfo"
+        key=$(od -An -v -tx1 "$tmp/epoch.key" | tr -d ' \n')
+        rm -f "$tmp/epoch.key"
+        echo "#EXT-X-KEY:METHOD=AES-128,URI=\"$uri\",IV=0x$iv" >> "$playlist"
       fi
       openssl enc -aes-128-cbc -K "$key" -iv "$iv" -in "$tmp/$line" -out "$out/rotating/$line"
       printf '%s\n%s\n' "$extinf" "$line" >> "$playlist"

@@ -1,7 +1,8 @@
 // Drives examples/player/index.html (hls.js on @blindcast/keys-player) in Debian's headless Chromium (playwright-core, no
 // browser download) and checks what a viewer would see. It starts no server itself.
 //
-//   node e2e.mjs --mode allowed|denied --key-server URL --page URL [--screenshot PATH]
+//   node e2e.mjs --mode allowed|denied|refused --key-server URL --page URL [--screenshot PATH]
+//     [--expect-status N]
 //
 // (or MODE, KEY_SERVER, PAGE_URL, SCREENSHOT in the environment; CHROMIUM overrides
 // /usr/bin/chromium). PAGE_URL is the full page URL with its fragment (token, keyServer,
@@ -14,6 +15,9 @@
 // denied: the page's origin is not in the key server's CORS_ORIGINS: the preflight of
 //   each key request is answered without allowing the origin, the browser blocks the key
 //   request, and hls.js reports a keyLoadError; nothing plays.
+// refused: the key server answers the key requests itself, with CORS allowing the page,
+//   but refuses them with HTTP --expect-status (410 for a retired key version): hls.js
+//   reports a keyLoadError and nothing plays.
 //
 // Prints one JSON summary line and exits 0 when every check holds, 1 otherwise.
 import { existsSync, mkdirSync } from 'node:fs';
@@ -34,9 +38,11 @@ const screenshot = option('screenshot', 'SCREENSHOT');
 // Playback needed: past 4 segments of 2 s, i.e. into the third key epoch (2 segments each).
 const minTime = Number(process.env.MIN_PLAY_SECONDS || 9);
 const deadlineMs = Number(process.env.E2E_TIMEOUT_MS || 60000);
+const expectStatus = Number(option('expect-status', 'EXPECT_STATUS') || 0);
 
-if (!['allowed', 'denied'].includes(mode) || !keyServer || !pageUrl) {
-  console.error('usage: node e2e.mjs --mode allowed|denied --key-server URL --page URL [--screenshot PATH]');
+if (!['allowed', 'denied', 'refused'].includes(mode) || !keyServer || !pageUrl
+    || (mode === 'refused' && !expectStatus)) {
+  console.error('usage: node e2e.mjs --mode allowed|denied|refused --key-server URL --page URL [--screenshot PATH] [--expect-status N]');
   process.exit(2);
 }
 if (!existsSync(executablePath)) {
@@ -174,6 +180,26 @@ try {
     }
     summary.renewAfterLeaving = renewStatus;
     check(renewStatus === 404, `lease still renewable after leaving the page (HTTP ${renewStatus})`);
+  } else if (mode === 'refused') {
+    // hls.js does not retry a key load that got a 4xx: the error comes at once.
+    const s = await waitFor((p) => p.errors.some((e) => e.details === 'keyLoadError'), 30000);
+    // Give a wrongly working player time to show it plays.
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await state();
+    if (screenshot) {
+      mkdirSync(dirname(screenshot), { recursive: true });
+      await page.screenshot({ path: screenshot });
+    }
+    Object.assign(summary, { currentTime: after.currentTime, errors: after.errors, keyRequests });
+    check(after.errors.some((e) => e.details === 'keyLoadError'), `no keyLoadError (errors: ${JSON.stringify(s.errors)})`);
+    check(after.currentTime < 0.5, `video played to ${after.currentTime}s without a key`);
+    check(after.keyLoads.length === 0, `keys loaded: ${after.keyLoads}`);
+    // The refusal is the key server's answer, readable by the page: not a CORS failure.
+    check(keyRequests.length >= 1, 'no key request was made');
+    for (const k of keyRequests) {
+      check(k.status === expectStatus, `key request ${k.url}: status ${k.status} ${k.failure ?? ''}, wanted ${expectStatus}`);
+      check(k.acao === pageOrigin, `key response ${k.url} allowed origin ${k.acao}, wanted ${pageOrigin}`);
+    }
   } else {
     // The library retries a key request that got no answer (status 0, as a CORS refusal
     // looks to the page) for about 16 s, since that is also what a restarting key server

@@ -7,16 +7,26 @@
 /// The tracing target of audit events.
 pub const AUDIT_TARGET: &str = "blindcast_keys::audit";
 
+/// What a key request named, as far as it was known when it ended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyIds<'a> {
+    pub(crate) viewer: Option<&'a str>,
+    pub(crate) content: Option<&'a str>,
+    /// The master-key version asked for (1 when the URI names none), once parsed.
+    pub(crate) kv: Option<u16>,
+    pub(crate) epoch: Option<u64>,
+    pub(crate) lease: Option<&'a str>,
+}
+
 /// A key request's event. `refusal` is the error code, or `None` when the key was issued.
-pub(crate) fn key(
-    refusal: Option<&str>,
-    status: u16,
-    viewer: Option<&str>,
-    content: Option<&str>,
-    epoch: Option<u64>,
-    lease: Option<&str>,
-    latency_us: u64,
-) {
+pub(crate) fn key(refusal: Option<&str>, status: u16, ids: KeyIds<'_>, latency_us: u64) {
+    let KeyIds {
+        viewer,
+        content,
+        kv,
+        epoch,
+        lease,
+    } = ids;
     match refusal {
         None => tracing::info!(
             target: AUDIT_TARGET,
@@ -24,6 +34,7 @@ pub(crate) fn key(
             status,
             viewer,
             content,
+            kv,
             epoch,
             lease,
             latency_us,
@@ -36,6 +47,7 @@ pub(crate) fn key(
             status,
             viewer,
             content,
+            kv,
             epoch,
             lease,
             latency_us,

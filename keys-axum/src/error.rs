@@ -24,6 +24,10 @@ pub enum ApiError {
     /// 400 `invalid_epoch`.
     #[error("invalid epoch")]
     InvalidEpoch,
+    /// 400 `invalid_key_version`: query `kv` is not one canonical decimal version
+    /// (1 to 65535), or is given more than once.
+    #[error("invalid key version")]
+    InvalidKeyVersion,
     /// 400 `invalid_body`: the JSON body is malformed or lacks a field.
     #[error("invalid body: {0}")]
     InvalidBody(&'static str),
@@ -54,6 +58,10 @@ pub enum ApiError {
     /// 404 `lease_not_found`: no such lease for this viewer.
     #[error("lease not found")]
     LeaseNotFound,
+    /// 404 `unknown_key_version`: the key URI names a master-key version this server
+    /// does not have.
+    #[error("unknown key version")]
+    UnknownKeyVersion,
     /// 405 `method_not_allowed`.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -74,6 +82,10 @@ pub enum ApiError {
     /// 410 `lease_expired`.
     #[error("lease expired")]
     LeaseExpired,
+    /// 410 `key_version_retired`: the key URI names a retired master-key version; its
+    /// keys are no longer served (the content must be re-packaged under a current one).
+    #[error("key version retired")]
+    KeyVersionRetired,
     /// 413 `payload_too_large`.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -94,17 +106,18 @@ impl ApiError {
         match self {
             Self::InvalidContentId
             | Self::InvalidEpoch
+            | Self::InvalidKeyVersion
             | Self::InvalidBody(_)
             | Self::InvalidHeader(_)
             | Self::InvalidFileName
             | Self::InvalidContentType => StatusCode::BAD_REQUEST,
             Self::Auth(rejection) => rejection.status(),
             Self::Forbidden(_) | Self::LeaseRequired(_) => StatusCode::FORBIDDEN,
-            Self::NotFound | Self::LeaseNotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::LeaseNotFound | Self::UnknownKeyVersion => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::LeaseLimitReached { .. } | Self::IdempotencyConflict => StatusCode::CONFLICT,
-            Self::LeaseExpired => StatusCode::GONE,
+            Self::LeaseExpired | Self::KeyVersionRetired => StatusCode::GONE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::LeaseStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -118,6 +131,7 @@ impl ApiError {
         match self {
             Self::InvalidContentId => "invalid_content_id",
             Self::InvalidEpoch => "invalid_epoch",
+            Self::InvalidKeyVersion => "invalid_key_version",
             Self::InvalidBody(_) => "invalid_body",
             Self::InvalidHeader(_) => "invalid_header",
             Self::InvalidFileName => "invalid_file_name",
@@ -127,11 +141,13 @@ impl ApiError {
             Self::LeaseRequired(_) => "lease_required",
             Self::NotFound => "not_found",
             Self::LeaseNotFound => "lease_not_found",
+            Self::UnknownKeyVersion => "unknown_key_version",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout => "request_timeout",
             Self::LeaseLimitReached { .. } => "lease_limit_reached",
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::LeaseExpired => "lease_expired",
+            Self::KeyVersionRetired => "key_version_retired",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::LeaseStoreUnavailable(_) => "lease_store_unavailable",
@@ -147,6 +163,9 @@ impl ApiError {
                     .into()
             }
             Self::InvalidEpoch => "epoch must be a canonical decimal integer (0 to 2^64-1)".into(),
+            Self::InvalidKeyVersion => {
+                "kv must be one canonical decimal key version (1 to 65535), given once".into()
+            }
             Self::InvalidBody(why) | Self::InvalidHeader(why) => (*why).into(),
             Self::InvalidFileName => {
                 "file names must be 1-255 characters of A-Z a-z 0-9 . _ - ~ @ =, not '.' and without '..'"
@@ -159,6 +178,7 @@ impl ApiError {
             Self::Forbidden(why) | Self::LeaseRequired(why) => (*why).into(),
             Self::NotFound => "no such resource".into(),
             Self::LeaseNotFound => "no such lease for this viewer".into(),
+            Self::UnknownKeyVersion => "this server has no such key version".into(),
             Self::MethodNotAllowed => "method not allowed on this resource".into(),
             Self::RequestTimeout => "the request took too long".into(),
             Self::LeaseLimitReached { active, max } => {
@@ -168,6 +188,9 @@ impl ApiError {
                 "this Idempotency-Key was already used for other content".into()
             }
             Self::LeaseExpired => "the lease has expired; create a new one".into(),
+            Self::KeyVersionRetired => {
+                "this key version is retired; its keys are no longer served".into()
+            }
             Self::PayloadTooLarge => "request body too large".into(),
             Self::UnsupportedMediaType => "the body must be application/json".into(),
             Self::LeaseStoreUnavailable(_) => {

@@ -7,14 +7,14 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use blindcast_keys_core::lease::LeaseId;
-use blindcast_keys_core::{ContentId, DerivedKey, parse_epoch};
+use blindcast_keys_core::{ContentId, DerivedKey, KeyLookupError, KeyVersion, parse_epoch};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 
 use crate::entitlement::require_entitled;
 use crate::error::ApiError;
 use crate::outcome::{Outcome, Recorded, Route};
-use crate::query::query_param;
+use crate::query::{query_param, unique_query_param};
 use crate::state::AppState;
 
 /// The header that carries a lease id on key requests.
@@ -128,6 +128,8 @@ async fn issue(
         ),
     };
     outcome.epoch = epoch;
+    let version = key_version(head)?;
+    outcome.kv = Some(version);
 
     let principal = state.auth.authenticate(head).await?;
     let viewer = &*outcome.viewer.insert(principal.viewer);
@@ -136,6 +138,16 @@ async fn issue(
         &principal.claims,
         content,
     )?;
+
+    // The version is looked up after authentication, not with the syntax checks above:
+    // which versions exist and which are retired is for viewers to learn, not for anyone
+    // probing the server (every unauthenticated request gets the same 401). It comes
+    // before the lease check, so a retired version costs no lease-store query, and a
+    // viewer holding a lease still gets the 410 that says why the key is gone.
+    let deriver = state.keyring.deriver(version).map_err(|e| match e {
+        KeyLookupError::Unknown(_) => ApiError::UnknownKeyVersion,
+        KeyLookupError::Retired(_) => ApiError::KeyVersionRetired,
+    })?;
 
     if let Some(store) = &state.leases {
         let lease = &*outcome.lease.insert(lease_id(head)?);
@@ -148,7 +160,21 @@ async fn issue(
             Err(e) => return Err(ApiError::from_lease_error(e)),
         }
     }
-    Ok(state.deriver.key(content, epoch))
+    Ok(deriver.key(content, epoch))
+}
+
+/// The key version of a key request: query `kv`, canonical decimal (1 to 65535); absent
+/// means version 1, so every key URI published before versions existed keeps working.
+/// Given twice it is refused even with equal values: one key has one URI.
+fn key_version(head: &Parts) -> Result<KeyVersion, ApiError> {
+    let Some(query) = head.uri.query() else {
+        return Ok(KeyVersion::V1);
+    };
+    match unique_query_param(query, "kv") {
+        Ok(None) => Ok(KeyVersion::V1),
+        Ok(Some(text)) => text.parse().map_err(|_| ApiError::InvalidKeyVersion),
+        Err(()) => Err(ApiError::InvalidKeyVersion),
+    }
 }
 
 /// The lease id of a key request: header `X-Blindcast-Lease`, else query `lease`.

@@ -1,5 +1,5 @@
-//! Prometheus metrics (opt-in): keys issued, refusals by reason, lease operations, a
-//! key-request latency histogram, and the JWKS refreshes. Plain atomics and the text
+//! Prometheus metrics (opt-in): keys issued, refusals by reason, key requests by key
+//! version, lease operations, a key-request latency histogram, and the JWKS refreshes. Plain atomics and the text
 //! exposition format; no registry crate needed.
 
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use blindcast_keys_core::lease::{MetricKind, StoreMetric};
+use blindcast_keys_core::{KeyStatus, KeyVersion, Keyring};
 
 /// JWKS fetches of the process, for `/metrics`. Process-wide because the authenticator
 /// is handed to the router as an opaque `dyn Authenticator`; a process normally has one
@@ -88,9 +89,22 @@ const BUCKETS: [f64; 12] = [
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
 ];
 
-#[derive(Debug, Default)]
+/// Key requests naming one master-key version of the keyring.
+#[derive(Debug)]
+struct VersionCount {
+    version: KeyVersion,
+    status: KeyStatus,
+    issued: AtomicU64,
+    refused: AtomicU64,
+}
+
+#[derive(Debug)]
 pub(crate) struct Metrics {
     keys_issued: AtomicU64,
+    /// One entry per version of the keyring, fixed when the router is built: the label
+    /// set stays bounded (a request naming an unknown version shows only in the refusals,
+    /// as `unknown_key_version`), and counting is a scan of a few entries, no allocation.
+    versions: Vec<VersionCount>,
     refusals: Mutex<BTreeMap<String, u64>>,
     lease_ops: Mutex<BTreeMap<(&'static str, u16), u64>>,
     buckets: [AtomicU64; BUCKETS.len()],
@@ -99,7 +113,41 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn key_request(&self, refusal: Option<&str>, latency: Duration) {
+    pub(crate) fn new(keyring: &Keyring) -> Self {
+        Self {
+            keys_issued: AtomicU64::default(),
+            versions: keyring
+                .versions()
+                .map(|(version, status)| VersionCount {
+                    version,
+                    status,
+                    issued: AtomicU64::default(),
+                    refused: AtomicU64::default(),
+                })
+                .collect(),
+            refusals: Mutex::default(),
+            lease_ops: Mutex::default(),
+            buckets: Default::default(),
+            count: AtomicU64::default(),
+            sum_us: AtomicU64::default(),
+        }
+    }
+
+    /// A key request that ended with `refusal` (`None`: issued), naming key version `kv`
+    /// (`None`: refused before its `kv` was read).
+    pub(crate) fn key_request(
+        &self,
+        refusal: Option<&str>,
+        kv: Option<KeyVersion>,
+        latency: Duration,
+    ) {
+        if let Some(count) = kv.and_then(|kv| self.versions.iter().find(|c| c.version == kv)) {
+            let counter = match refusal {
+                None => &count.issued,
+                Some(_) => &count.refused,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         match refusal {
             None => {
                 self.keys_issued.fetch_add(1, Ordering::Relaxed);
@@ -158,6 +206,36 @@ impl Metrics {
                     escape(reason)
                 );
             }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP blindcast_key_requests_by_version_total Key requests by the master-key version they name (kv; 1 when absent), issued or refused."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE blindcast_key_requests_by_version_total counter"
+        );
+        for c in &self.versions {
+            for (outcome, n) in [("issued", &c.issued), ("refused", &c.refused)] {
+                let _ = writeln!(
+                    out,
+                    "blindcast_key_requests_by_version_total{{kv=\"{}\",outcome=\"{outcome}\"}} {}",
+                    c.version,
+                    n.load(Ordering::Relaxed)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP blindcast_key_versions The keyring's master-key versions, one series per version with its status (primary, active, retired)."
+        );
+        let _ = writeln!(out, "# TYPE blindcast_key_versions gauge");
+        for c in &self.versions {
+            let _ = writeln!(
+                out,
+                "blindcast_key_versions{{kv=\"{}\",status=\"{}\"}} 1",
+                c.version, c.status
+            );
         }
         let _ = writeln!(
             out,

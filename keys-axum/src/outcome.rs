@@ -16,7 +16,7 @@ use std::time::Instant;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use blindcast_keys_core::lease::{LeaseId, ViewerId};
-use blindcast_keys_core::{ContentId, ErrorChain};
+use blindcast_keys_core::{ContentId, ErrorChain, KeyVersion};
 use http::Extensions;
 
 use tower::{Layer, Service};
@@ -57,6 +57,8 @@ pub(crate) struct Outcome {
     pub(crate) viewer: Option<ViewerId>,
     pub(crate) content: Option<ContentId>,
     pub(crate) epoch: Option<u64>,
+    /// The master-key version a key request named (`kv`, 1 when absent), once parsed.
+    pub(crate) kv: Option<KeyVersion>,
     /// The lease a key request named; set just before the lease store checks it.
     pub(crate) lease: Option<LeaseId>,
     /// URLs presigned for upload and for download.
@@ -74,6 +76,7 @@ impl Outcome {
             viewer: None,
             content: None,
             epoch: None,
+            kv: None,
             lease: None,
             puts: 0,
             gets: 0,
@@ -100,10 +103,14 @@ impl Outcome {
         let content = self.content.as_ref().map(ContentId::as_str);
         match self.route {
             Route::Key => {
-                let lease = self.lease.as_ref().map(LeaseId::as_str);
-                audit::key(
-                    refusal, status, viewer, content, self.epoch, lease, latency_us,
-                );
+                let ids = audit::KeyIds {
+                    viewer,
+                    content,
+                    kv: self.kv.map(KeyVersion::get),
+                    epoch: self.epoch,
+                    lease: self.lease.as_ref().map(LeaseId::as_str),
+                };
+                audit::key(refusal, status, ids, latency_us);
             }
             Route::Presign => audit::presign(
                 refusal, status, viewer, content, self.puts, self.gets, latency_us,
@@ -114,7 +121,7 @@ impl Outcome {
         if let Some(metrics) = &state.metrics {
             match self.route {
                 Route::Key => {
-                    metrics.key_request(refusal, latency);
+                    metrics.key_request(refusal, self.kv, latency);
                     // The lease check is a lease operation like the others, so a failing
                     // store shows in the same series on every route.
                     if self.lease.is_some() {

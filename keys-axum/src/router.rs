@@ -13,7 +13,7 @@ use axum::handler::Handler;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use blindcast_keys_core::{KeyDeriver, LeaseStore};
+use blindcast_keys_core::{Keyring, LeaseStore};
 use http::HeaderValue;
 
 use crate::auth::Authenticator;
@@ -38,9 +38,26 @@ use crate::{health, key_routes, lease_routes};
 /// let router: axum::Router = KeyServer::new(deriver, auth).router();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// A [`Keyring`] of several master-key versions takes the deriver's place; key requests
+/// then pick a version with the query parameter `kv` (absent: version 1):
+///
+/// ```
+/// use blindcast_keys_axum::{KeyServer, auth::JwtAuthenticator};
+/// use blindcast_keys_core::{KeyVersion, Keyring, MasterKey, Salt};
+///
+/// let keyring = Keyring::builder()
+///     .version(KeyVersion::V1, &MasterKey::from_hex(&"0b".repeat(32))?, &Salt::from_hex(&"00".repeat(16))?)
+///     .version(KeyVersion::new(2)?, &MasterKey::from_hex(&"0c".repeat(32))?, &Salt::from_hex(&"01".repeat(16))?)
+///     .primary(KeyVersion::new(2)?)
+///     .build()?;
+/// let auth = JwtAuthenticator::builder().hs256_secret(&[7; 32]).build()?;
+/// let router: axum::Router = KeyServer::new(keyring, auth).router();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct KeyServer {
-    deriver: KeyDeriver,
+    keyring: Keyring,
     auth: Arc<dyn Authenticator>,
     leases: Option<Arc<dyn LeaseStore>>,
     cors: Option<CorsConfig>,
@@ -50,16 +67,20 @@ pub struct KeyServer {
 }
 
 impl KeyServer {
-    /// A key server deriving keys with `deriver`, authenticating with `authenticator`,
-    /// without leases and without CORS.
-    pub fn new(deriver: KeyDeriver, authenticator: impl Authenticator) -> Self {
-        Self::with_authenticator(deriver, Arc::new(authenticator))
+    /// A key server deriving keys with `keyring` (a [`Keyring`], or one
+    /// [`KeyDeriver`](blindcast_keys_core::KeyDeriver): a one-version keyring),
+    /// authenticating with `authenticator`, without leases and without CORS.
+    pub fn new(keyring: impl Into<Keyring>, authenticator: impl Authenticator) -> Self {
+        Self::with_authenticator(keyring, Arc::new(authenticator))
     }
 
     /// Like [`new`](Self::new), with a shared authenticator.
-    pub fn with_authenticator(deriver: KeyDeriver, authenticator: Arc<dyn Authenticator>) -> Self {
+    pub fn with_authenticator(
+        keyring: impl Into<Keyring>,
+        authenticator: Arc<dyn Authenticator>,
+    ) -> Self {
         Self {
-            deriver,
+            keyring: keyring.into(),
             auth: authenticator,
             leases: None,
             cors: None,
@@ -113,8 +134,9 @@ impl KeyServer {
         };
         let metrics_on = self.config.metrics;
         let timeout = self.config.request_timeout;
+        let metrics = metrics_on.then(|| Metrics::new(&self.keyring));
         let state = Arc::new(AppState {
-            deriver: self.deriver,
+            keyring: self.keyring,
             auth: self.auth,
             leases: self.leases,
             cache_control,
@@ -122,7 +144,7 @@ impl KeyServer {
             lease_ttl: self.config.lease_ttl,
             max_leases_per_viewer: self.config.max_leases_per_viewer,
             max_body_bytes: self.config.max_body_bytes,
-            metrics: metrics_on.then(Metrics::default),
+            metrics,
             #[cfg(feature = "presign")]
             presign: self.presign,
         });

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use blindcast_keys_core::{KeyDeriver, LeaseStore};
+use blindcast_keys_core::{Keyring, LeaseStore};
 use http::HeaderValue;
 
 use crate::auth::Authenticator;
@@ -13,7 +13,8 @@ use crate::metrics::Metrics;
 /// type itself, so handlers depend on this module and not on the router that builds it.
 #[derive(Debug)]
 pub(crate) struct AppState {
-    pub(crate) deriver: KeyDeriver,
+    /// Every master-key version the router knows; key requests pick one with `kv`.
+    pub(crate) keyring: Keyring,
     pub(crate) auth: Arc<dyn Authenticator>,
     pub(crate) leases: Option<Arc<dyn LeaseStore>>,
     pub(crate) cache_control: HeaderValue,

@@ -198,6 +198,10 @@ async fn a_lease_store_failure_is_logged_with_its_cause_and_counted_on_key_and_l
                 1.0
             ),
             (
+                r#"blindcast_key_requests_by_version_total{kv="1",outcome="refused"}"#.to_owned(),
+                1.0
+            ),
+            (
                 r#"blindcast_lease_operations_total{operation="check",outcome="503"}"#.to_owned(),
                 1.0
             ),
@@ -307,6 +311,7 @@ async fn every_key_and_lease_answer_is_recorded_once() {
             audit: &[("key issued", "issued")],
             metrics: &[
                 "blindcast_keys_issued_total",
+                r#"blindcast_key_requests_by_version_total{kv="1",outcome="issued"}"#,
                 r#"blindcast_lease_operations_total{operation="check",outcome="200"}"#,
             ],
         },
@@ -321,7 +326,10 @@ async fn every_key_and_lease_answer_is_recorded_once() {
             what: "key 403 without a lease",
             status: 403,
             audit: &[("key refused", "refused")],
-            metrics: &[r#"blindcast_key_refusals_total{reason="lease_required"}"#],
+            metrics: &[
+                r#"blindcast_key_refusals_total{reason="lease_required"}"#,
+                r#"blindcast_key_requests_by_version_total{kv="1",outcome="refused"}"#,
+            ],
         },
     )
     .await;
@@ -336,6 +344,7 @@ async fn every_key_and_lease_answer_is_recorded_once() {
             audit: &[("key refused", "refused")],
             metrics: &[
                 r#"blindcast_key_refusals_total{reason="forbidden"}"#,
+                r#"blindcast_key_requests_by_version_total{kv="1",outcome="refused"}"#,
                 r#"blindcast_lease_operations_total{operation="check",outcome="403"}"#,
             ],
         },
@@ -350,7 +359,10 @@ async fn every_key_and_lease_answer_is_recorded_once() {
             what: "key 401",
             status: 401,
             audit: &[("key refused", "refused")],
-            metrics: &[r#"blindcast_key_refusals_total{reason="unauthenticated"}"#],
+            metrics: &[
+                r#"blindcast_key_refusals_total{reason="unauthenticated"}"#,
+                r#"blindcast_key_requests_by_version_total{kv="1",outcome="refused"}"#,
+            ],
         },
     )
     .await;
@@ -452,11 +464,13 @@ async fn the_key_audit_event_keeps_its_fields_and_their_order() {
             "status",
             "viewer",
             "content",
+            "kv",
             "epoch",
             "latency_us"
         ]
     );
     assert_eq!(audit[0].level, Level::INFO);
+    assert_eq!(audit[0].field("kv"), Some("1"));
     // No issuer configured: the viewer is the (iss, sub) pair.
     assert_eq!(audit[0].field("viewer"), Some(r#"[null,"viewer-1"]"#));
     assert_eq!(audit[0].field("content"), Some("movie-1"));
@@ -469,6 +483,7 @@ async fn the_key_audit_event_keeps_its_fields_and_their_order() {
             "reason",
             "status",
             "content",
+            "kv",
             "epoch",
             "latency_us"
         ]

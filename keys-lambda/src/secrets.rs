@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use blindcast_keys_axum::settings::{ConfigError, Env, SECRET_SETTINGS};
+use blindcast_keys_axum::settings::{
+    ConfigError, Env, MAX_CONFIGURED_KEY_VERSION, SECRET_SETTINGS, VERSIONED_SECRET_SETTINGS,
+};
 
 use crate::source::Source;
 
@@ -11,7 +13,7 @@ use crate::source::Source;
 #[derive(Debug, Clone)]
 #[cfg_attr(not(feature = "aws-secrets"), allow(dead_code))]
 pub(crate) struct Wanted {
-    pub(crate) setting: &'static str,
+    pub(crate) setting: String,
     pub(crate) named_by: String,
     pub(crate) source: Source,
 }
@@ -25,10 +27,22 @@ fn split_field(text: &str) -> (String, Option<String>) {
     }
 }
 
+/// Every secret setting that can be fetched: the fixed ones, then every key version's
+/// `MASTER_KEY_V<N>` and `SALT_V<N>`.
+fn secret_settings() -> impl Iterator<Item = String> {
+    let fixed = SECRET_SETTINGS.into_iter().map(str::to_owned);
+    let versioned = (2..=MAX_CONFIGURED_KEY_VERSION).flat_map(|n| {
+        VERSIONED_SECRET_SETTINGS
+            .into_iter()
+            .map(move |name| format!("{name}_V{n}"))
+    });
+    fixed.chain(versioned)
+}
+
 /// The settings the environment asks to fetch, checked for conflicts.
 pub(crate) fn wanted(env: &dyn Env) -> Result<Vec<Wanted>, ConfigError> {
     let mut out = Vec::new();
-    for setting in SECRET_SETTINGS {
+    for setting in secret_settings() {
         let arn_var = format!("{setting}_SECRET_ARN");
         let param_var = format!("{setting}_PARAMETER");
         let set = |name: &str| env.var(name).filter(|v| !v.trim().is_empty());
@@ -100,10 +114,8 @@ pub(crate) async fn resolve(env: &dyn Env) -> Result<Resolved, ConfigError> {
             .fetch(&item.source)
             .await
             .map_err(|e| ConfigError::new(item.named_by.clone(), e.to_string()))?;
-        resolved.values.insert(item.setting.to_owned(), value);
-        resolved
-            .named_by
-            .insert(item.setting.to_owned(), item.named_by);
+        resolved.values.insert(item.setting.clone(), value);
+        resolved.named_by.insert(item.setting, item.named_by);
     }
     Ok(resolved)
 }
@@ -162,5 +174,34 @@ mod tests {
         let e = env(&[("SALT_SECRET_ARN", "a"), ("SALT_PARAMETER", "b")]);
         let err = wanted(&e).err().map(|e| e.setting).unwrap_or_default();
         assert_eq!(err, "SALT_SECRET_ARN");
+        let e = env(&[
+            ("MASTER_KEY_V7_PARAMETER", "a"),
+            ("MASTER_KEY_V7_FILE", "/k"),
+        ]);
+        let err = wanted(&e).err().map(|e| e.setting).unwrap_or_default();
+        assert_eq!(err, "MASTER_KEY_V7_PARAMETER");
+    }
+
+    #[test]
+    fn every_key_version_can_be_fetched() {
+        let e = env(&[
+            (
+                "MASTER_KEY_V2_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:k2",
+            ),
+            ("SALT_V99_PARAMETER", "/blindcast/salt-v99#salt"),
+        ]);
+        let w = wanted(&e).unwrap_or_default();
+        let got: Vec<(&str, &str)> = w
+            .iter()
+            .map(|w| (w.setting.as_str(), w.named_by.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("MASTER_KEY_V2", "MASTER_KEY_V2_SECRET_ARN"),
+                ("SALT_V99", "SALT_V99_PARAMETER")
+            ]
+        );
     }
 }

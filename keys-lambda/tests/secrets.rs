@@ -19,6 +19,8 @@ use common::*;
 use serde_json::json;
 
 const TOKEN: &str = "session-token-of-the-function";
+const MASTER_V2: &str = "5da63a297eff3b9b4957d2d11895d888e4c28fecdef313c142b7bf2acfdb3b65";
+const SALT_V2: &str = "e0b5430af58f282b83870ba05caf988e";
 const SECRET_ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:blindcast-AbCdEf";
 
 #[derive(Default)]
@@ -55,7 +57,8 @@ async fn secret(
         )
             .into_response();
     }
-    let value = json!({ "master_key": MASTER_KEY, "salt": SALT }).to_string();
+    let value =
+        json!({ "master_key": MASTER_KEY, "salt": SALT, "master_key_v2": MASTER_V2 }).to_string();
     Json(json!({
         "ARN": SECRET_ARN,
         "Name": "blindcast",
@@ -80,6 +83,16 @@ async fn parameter(headers: HeaderMap, Query(q): Query<HashMap<String, String>>)
                 "Name": "/blindcast/jwt-secret",
                 "Type": "SecureString",
                 "Value": JWT_SECRET,
+                "Version": 1
+            },
+            "ResultMetadata": {}
+        }))
+        .into_response(),
+        Some(name @ ("/blindcast/salt-v2" | "/blindcast/not-hex")) => Json(json!({
+            "Parameter": {
+                "Name": name,
+                "Type": "SecureString",
+                "Value": if name.ends_with("v2") { SALT_V2 } else { "not hex at all" },
                 "Version": 1
             },
             "ResultMetadata": {}
@@ -187,4 +200,50 @@ async fn a_missing_extension_or_session_token_is_named() {
     let err = LambdaKeyServer::from_env_with(&e).await.unwrap_err();
     assert_eq!(err.setting, "SALT_PARAMETER");
     assert!(err.to_string().contains("AWS_SESSION_TOKEN"), "{err}");
+}
+
+/// A second key version fetched like the first: `MASTER_KEY_V2_SECRET_ARN` and
+/// `SALT_V2_PARAMETER`; `?kv=2` key requests get its keys, others version 1's.
+#[tokio::test]
+async fn key_versions_are_fetched_too() {
+    let (port, _ext) = start_extension().await;
+    let pairs = |salt_v2: &str| {
+        env(vec![
+            ("MASTER_KEY_SECRET_ARN", format!("{SECRET_ARN}#master_key")),
+            ("SALT_SECRET_ARN", format!("{SECRET_ARN}#salt")),
+            (
+                "MASTER_KEY_V2_SECRET_ARN",
+                format!("{SECRET_ARN}#master_key_v2"),
+            ),
+            ("SALT_V2_PARAMETER", salt_v2.to_owned()),
+            ("KEY_VERSION_PRIMARY", "2".into()),
+            ("JWT_SECRET_PARAMETER", "/blindcast/jwt-secret".into()),
+            ("AWS_SESSION_TOKEN", TOKEN.into()),
+            ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", port.to_string()),
+        ])
+    };
+    let server = LambdaKeyServer::from_env_with(&pairs("/blindcast/salt-v2"))
+        .await
+        .unwrap();
+    let mut event = fixture_json("http_api_v2_default_stage");
+    let response = invoke(&server, &event).await;
+    assert_key(&response, &expected_key("movie-1", None));
+    event["rawQueryString"] = json!("kv=2");
+    event["queryStringParameters"] = json!({ "kv": "2" });
+    let response = invoke(&server, &event).await;
+    assert_key(
+        &response,
+        &expected_key_of_version(MASTER_V2, SALT_V2, 2, "movie-1", None),
+    );
+    event["rawQueryString"] = json!("kv=3");
+    event["queryStringParameters"] = json!({ "kv": "3" });
+    assert_error(&invoke(&server, &event).await, 404, "unknown_key_version");
+
+    // A bad fetched value is reported under the variable that named its source.
+    let err = LambdaKeyServer::from_env_with(&pairs("/blindcast/not-hex"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.setting, "SALT_V2_PARAMETER", "{err}");
+    assert!(err.to_string().contains("the fetched SALT_V2"), "{err}");
+    assert!(!err.to_string().contains("not hex at all"), "{err}");
 }

@@ -3,20 +3,29 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use blindcast_keys_axum::settings::{ProcessEnv, load_deriver};
-use blindcast_keys_core::{ContentId, DerivedKey, parse_epoch, random_bytes};
+use blindcast_keys_axum::settings::{ProcessEnv, load_keyring};
+use blindcast_keys_core::{
+    ContentId, DerivedKey, KeyLookupError, KeyVersion, parse_epoch, random_bytes,
+};
 
 use crate::Failure;
 
-/// Where the secrets come from, shared by the commands that derive keys.
+/// Where the secrets come from, shared by the commands that derive keys: the server's
+/// own settings (MASTER_KEY, SALT, MASTER_KEY_V<N>, SALT_V<N>, their _FILE forms,
+/// KEY_VERSION_PRIMARY, KEY_VERSIONS_RETIRED).
 #[derive(Debug, clap::Args)]
 pub(crate) struct SecretArgs {
-    /// Read the master key (hex) from this file instead of MASTER_KEY / MASTER_KEY_FILE.
+    /// Read key version 1's master key (hex) from this file instead of MASTER_KEY /
+    /// MASTER_KEY_FILE.
     #[arg(long, value_name = "PATH")]
     master_key_file: Option<PathBuf>,
-    /// Read the salt (hex) from this file instead of SALT / SALT_FILE.
+    /// Read key version 1's salt (hex) from this file instead of SALT / SALT_FILE.
     #[arg(long, value_name = "PATH")]
     salt_file: Option<PathBuf>,
+    /// The key version (1 to 65535) to derive under; default: the primary version of the
+    /// settings (KEY_VERSION_PRIMARY, or the only version configured).
+    #[arg(long = "version", value_name = "N", allow_hyphen_values = true)]
+    key_version: Option<String>,
 }
 
 /// Which key: a content id and, for rotating keys, an epoch.
@@ -33,8 +42,8 @@ pub(crate) struct KeyArgs {
 }
 
 impl KeyArgs {
-    /// Validates the id and epoch, then derives the key.
-    fn derive(&self, secrets: &SecretArgs) -> Result<DerivedKey, Failure> {
+    /// Validates the id, epoch and version, then derives the key; returns the version too.
+    fn derive(&self, secrets: &SecretArgs) -> Result<(DerivedKey, KeyVersion), Failure> {
         let id = ContentId::new(self.content_id.as_str()).map_err(Failure::usage)?;
         let epoch = match &self.epoch {
             Some(text) => {
@@ -42,13 +51,33 @@ impl KeyArgs {
             }
             None => None,
         };
-        let deriver = load_deriver(
+        let version = match &secrets.key_version {
+            Some(text) => Some(
+                text.parse::<KeyVersion>()
+                    .map_err(|e| Failure::usage(format!("--version: {e}")))?,
+            ),
+            None => None,
+        };
+        let keyring = load_keyring(
             &ProcessEnv,
             secrets.master_key_file.as_deref(),
             secrets.salt_file.as_deref(),
         )
         .map_err(Failure::usage)?;
-        Ok(deriver.key(&id, epoch))
+        let deriver = match version {
+            None => keyring.primary(),
+            Some(v) => keyring.deriver(v).map_err(|e| {
+                Failure::usage(match e {
+                    KeyLookupError::Unknown(_) => format!(
+                        "--version: {e} (set MASTER_KEY_V{v} and SALT_V{v}, or MASTER_KEY and SALT for 1)"
+                    ),
+                    KeyLookupError::Retired(_) => {
+                        format!("--version: {e}: its keys are no longer served")
+                    }
+                })
+            })?,
+        };
+        Ok((deriver.key(&id, epoch), deriver.version()))
     }
 }
 
@@ -77,7 +106,7 @@ pub(crate) struct Derive {
 
 impl Derive {
     pub(crate) fn run(self) -> Result<(), Failure> {
-        let key = self.key.derive(&self.secrets)?;
+        let (key, _) = self.key.derive(&self.secrets)?;
         let mut out = std::io::stdout().lock();
         let written = match self.format {
             Format::Hex => writeln!(out, "{}", key.to_hex().as_str()),
@@ -91,7 +120,8 @@ impl Derive {
 }
 
 /// Write the key to a file (mode 0600) and print an ffmpeg `-hls_key_info_file` document:
-/// the key URI players will fetch, the key file path, and the IV.
+/// the key URI players will fetch, the key file path, and the IV. Under a key version
+/// other than 1 the URI gets `kv=N` added to its query, so players ask for that version.
 ///
 /// Example: blindcast-keys keyinfo movie-1 --key-uri https://keys.example.com/keys/movie-1
 /// --key-file movie-1.key > movie-1.keyinfo, then ffmpeg ... -hls_key_info_file
@@ -101,7 +131,8 @@ pub(crate) struct Keyinfo {
     #[command(flatten)]
     key: KeyArgs,
     /// The URI players fetch the key from (the playlist's EXT-X-KEY URI), e.g.
-    /// https://keys.example.com/keys/movie-1.
+    /// https://keys.example.com/keys/movie-1; `kv=N` is added for key versions other than
+    /// 1.
     #[arg(long, value_name = "URL")]
     key_uri: String,
     /// Where to write the 16 raw key bytes for ffmpeg (created or truncated, mode 0600).
@@ -119,13 +150,14 @@ impl Keyinfo {
     pub(crate) fn run(self) -> Result<(), Failure> {
         check_uri(&self.key_uri)?;
         let iv = parse_iv(&self.iv)?;
-        let key = self.key.derive(&self.secrets)?;
+        let (key, version) = self.key.derive(&self.secrets)?;
+        let key_uri = versioned_uri(&self.key_uri, version)?;
         let key_path = self.key_file.to_str().filter(|p| !p.contains(['\n', '\r'])).ok_or_else(|| {
             Failure::usage("--key-file: the path must be UTF-8 without line breaks (it becomes a line of the key info)")
         })?;
         write_private(&self.key_file, key.as_bytes())
             .map_err(|e| Failure::runtime(format!("--key-file: cannot write {key_path}: {e}")))?;
-        let mut doc = format!("{}\n{key_path}\n", self.key_uri);
+        let mut doc = format!("{key_uri}\n{key_path}\n");
         if let Some(iv) = iv {
             doc.push_str(&iv);
             doc.push('\n');
@@ -143,6 +175,37 @@ fn check_uri(uri: &str) -> Result<(), Failure> {
         ));
     }
     Ok(())
+}
+
+/// `uri` with `kv=N` added to its query (before any fragment) for a version other than 1;
+/// version 1's URIs are unchanged, as they were before versions existed. A URI that
+/// already names a version is refused rather than given two.
+fn versioned_uri(uri: &str, version: KeyVersion) -> Result<String, Failure> {
+    let (before_fragment, fragment) = match uri.split_once('#') {
+        Some((head, fragment)) => (head, Some(fragment)),
+        None => (uri, None),
+    };
+    let query = before_fragment.split_once('?').map(|(_, q)| q);
+    if query.is_some_and(|q| q.split('&').any(|p| p == "kv" || p.starts_with("kv="))) {
+        return Err(Failure::usage(
+            "--key-uri: already has a kv parameter; give the URI without it (keyinfo adds the version)",
+        ));
+    }
+    if version == KeyVersion::V1 {
+        return Ok(uri.to_owned());
+    }
+    let separator = match query {
+        None => "?",
+        Some("") => "",
+        Some(q) if q.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    let mut out = format!("{before_fragment}{separator}kv={version}");
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    Ok(out)
 }
 
 fn parse_iv(text: &str) -> Result<Option<String>, Failure> {
@@ -183,5 +246,29 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut file = options.open(path)?;
         file.write_all(bytes)?;
         file.sync_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_uris_carry_the_version_except_version_1() {
+        let v = |n| KeyVersion::new(n).unwrap_or(KeyVersion::V1);
+        let uri = |u: &str, n| versioned_uri(u, v(n)).map_err(|f| format!("{f:?}"));
+        let k = "https://k.example/keys/movie-1";
+        assert_eq!(uri(k, 1).as_deref(), Ok(k));
+        assert_eq!(uri(k, 2), Ok(format!("{k}?kv=2")));
+        assert_eq!(
+            uri(&format!("{k}/17?token=a"), 12),
+            Ok(format!("{k}/17?token=a&kv=12"))
+        );
+        assert_eq!(uri(&format!("{k}?"), 3), Ok(format!("{k}?kv=3")));
+        assert_eq!(uri(&format!("{k}?a=1&"), 3), Ok(format!("{k}?a=1&kv=3")));
+        assert_eq!(uri(&format!("{k}#frag"), 3), Ok(format!("{k}?kv=3#frag")));
+        assert!(uri(&format!("{k}?kv=2"), 2).is_err());
+        assert!(uri(&format!("{k}?a=1&kv=1"), 1).is_err());
+        assert_eq!(uri(&format!("{k}?akv=1"), 2), Ok(format!("{k}?akv=1&kv=2")));
     }
 }

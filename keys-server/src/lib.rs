@@ -20,8 +20,9 @@ use clap::{Parser, Subcommand};
 /// one master key and salt.
 ///
 /// Secrets are read from the environment (MASTER_KEY and SALT as hex, or MASTER_KEY_FILE
-/// and SALT_FILE naming files that hold them), never from command-line arguments, which
-/// other users of the machine can see.
+/// and SALT_FILE naming files that hold them; MASTER_KEY_V<N> and SALT_V<N> for more key
+/// versions), never from command-line arguments, which other users of the machine can
+/// see.
 #[derive(Debug, Parser)]
 #[command(name = "blindcast-keys", version, propagate_version = true)]
 struct Cli {
@@ -31,8 +32,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    // `--version N` is the key version on these three (`blindcast-keys --version` still
+    // prints the program's).
+    #[command(disable_version_flag = true)]
     GenSecrets(gen_secrets::GenSecrets),
+    #[command(disable_version_flag = true)]
     Derive(derive::Derive),
+    #[command(disable_version_flag = true)]
     Keyinfo(derive::Keyinfo),
     Serve(Box<serve::Serve>),
     Token(token::Token),

@@ -7,15 +7,13 @@
 mod common;
 use common::{media, server};
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
-use blindcast_keys_axum::AUDIT_TARGET;
+use axum::http::StatusCode;
+use common::playback::{
+    audit_since, create_lease, e2e, headers, log_len, refusal_since, release_lease, serve_files,
+};
 use media::{framemd5, package, require_ffmpeg, workspace};
 use serde_json::Value;
 use server::{Server, client, start, token};
@@ -31,120 +29,7 @@ const AUDIT_VIEWER: &str = r#"[null,"viewer-1"]"#;
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 // ---------------------------------------------------------------------------------------
-// The key server binary (started by the shared helpers), its audit log and its leases.
-
-/// The JSON log lines the server printed, from line `since` on.
-fn log_lines(server: &Server, since: usize) -> Vec<Value> {
-    server
-        .output
-        .text()
-        .lines()
-        .skip(since)
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| Value::String(l.to_owned())))
-        .collect()
-}
-
-fn log_len(server: &Server) -> usize {
-    server.output.text().lines().count()
-}
-
-/// The audit events (one per key request) from log line `since` on.
-fn audit_since(server: &Server, since: usize) -> Vec<Value> {
-    log_lines(server, since)
-        .into_iter()
-        .filter(|e| e["target"] == AUDIT_TARGET)
-        .collect()
-}
-
-/// The audit event refusing a key since log line `since`; waits up to 5 s for it.
-async fn refusal_since(server: &Server, since: usize, reason: &str, status: u16) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let found = audit_since(server, since)
-            .into_iter()
-            .find(|e| e["outcome"] == "refused" && e["reason"] == reason && e["status"] == status);
-        if let Some(event) = found {
-            return event;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no audit refusal {reason}/{status} logged; audit events: {:?}",
-            audit_since(server, since)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn create_lease(server: &Server, token: &str, content: &str) -> String {
-    let response = client(Duration::from_secs(10))
-        .post(format!("{}/keys/leases", server.base))
-        .bearer_auth(token)
-        .json(&serde_json::json!({ "contentId": content }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "creating a lease");
-    let lease: Value = response.json().await.unwrap();
-    lease["leaseId"].as_str().unwrap().to_owned()
-}
-
-async fn release_lease(server: &Server, token: &str, lease: &str) {
-    let response = client(Duration::from_secs(10))
-        .delete(format!("{}/keys/leases/{lease}", server.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204, "releasing a lease");
-}
-
-// ---------------------------------------------------------------------------------------
-// Packaging and a static file server for playlists, segments and the player page.
-
-type Mounts = Arc<Vec<(&'static str, PathBuf)>>;
-
-/// Serves files under URL prefixes (the first matching prefix wins) on a free loopback
-/// port; returns the origin, e.g. `http://127.0.0.1:41234`.
-async fn serve_files(mounts: Vec<(&'static str, PathBuf)>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new().fallback(file).with_state(Arc::new(mounts));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
-}
-
-async fn file(State(mounts): State<Mounts>, uri: Uri) -> Response {
-    for (prefix, dir) in mounts.iter() {
-        let Some(rest) = uri.path().strip_prefix(prefix) else {
-            continue;
-        };
-        // Plain names only: no `..`, no dot files, no percent-decoding needed.
-        if rest.split('/').any(|c| c.starts_with('.')) {
-            return StatusCode::NOT_FOUND.into_response();
-        }
-        let rest = if rest.is_empty() { "index.html" } else { rest };
-        let Ok(bytes) = tokio::fs::read(dir.join(rest)).await else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        let kind = match rest.rsplit('.').next() {
-            Some("m3u8") => "application/vnd.apple.mpegurl",
-            Some("ts") => "video/mp2t",
-            Some("html") => "text/html; charset=utf-8",
-            Some("js" | "mjs") => "text/javascript",
-            _ => "application/octet-stream",
-        };
-        return ([(header::CONTENT_TYPE, kind)], bytes).into_response();
-    }
-    StatusCode::NOT_FOUND.into_response()
-}
-
-// ---------------------------------------------------------------------------------------
 // ffmpeg as the player.
-
-fn headers(token: Option<&str>, lease: &str) -> String {
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    format!("{auth}X-Blindcast-Lease: {lease}\r\n")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg_decodes_single_and_rotating_key_playlists_frame_for_frame() {
@@ -346,34 +231,6 @@ async fn refused(
 
 // ---------------------------------------------------------------------------------------
 // hls.js in headless Chromium.
-
-/// Runs `examples/player/e2e.mjs` in `mode` and asserts it passed.
-async fn e2e(player: &Path, mode: &str, key_server: &str, page: &str, screenshot: &Path) {
-    let script = player.join("e2e.mjs");
-    let mut args = vec![script.as_os_str()];
-    args.extend(
-        [
-            "--mode",
-            mode,
-            "--key-server",
-            key_server,
-            "--page",
-            page,
-            "--screenshot",
-        ]
-        .map(std::ffi::OsStr::new),
-    );
-    args.push(screenshot.as_os_str());
-    let out = common::browser::node(player, &args, Duration::from_secs(100), "e2e.mjs").await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("e2e {mode}: {stdout}");
-    assert!(
-        out.status.success(),
-        "e2e.mjs --mode {mode} failed:\n{stderr}\n{stdout}"
-    );
-    assert!(stdout.contains(&format!("e2e {mode}: PASS")), "{stdout}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hls_js_in_chromium_plays_across_a_key_rotation_only_from_an_allowed_origin() {

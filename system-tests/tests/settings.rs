@@ -142,6 +142,20 @@ fn settings_that_would_mean_nothing_stop_the_server() {
         (&[("JWT_AUDIENCE", " , ")], "JWT_AUDIENCE", "lists nothing"),
         (&[("CORS_ORIGINS", " , ")], "CORS_ORIGINS", "no origins"),
         (&[("S3_PREFIX", "hls/")], "S3_PREFIX", "S3_BUCKET"),
+        // A per-version name no lookup would find: the environment is listed.
+        (
+            &[(
+                "MASTER_KEY_V02",
+                "0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c",
+            )],
+            "MASTER_KEY_V02",
+            "leading zeros",
+        ),
+        (
+            &[("SALT_V100_FILE", "/x")],
+            "SALT_V100_FILE",
+            "versions 2 to 99",
+        ),
         (
             &[("TRUST_GATEWAY_AUTHORIZER", "true")],
             "TRUST_GATEWAY_AUTHORIZER",

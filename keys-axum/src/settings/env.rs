@@ -15,6 +15,14 @@ use super::list::{Scope, Setting, find};
 pub trait Env {
     /// The variable's value, if set.
     fn var(&self, name: &str) -> Option<String>;
+
+    /// Every variable name, when this source can list them (the process environment can,
+    /// a closure cannot): [`EnvReader::finish`] then also refuses per-version names whose
+    /// version is malformed or out of range (`MASTER_KEY_V02`, `SALT_V100`), which no
+    /// lookup by name would find.
+    fn names(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// The process environment.
@@ -24,6 +32,14 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+
+    fn names(&self) -> Option<Vec<String>> {
+        Some(
+            std::env::vars_os()
+                .filter_map(|(name, _)| name.into_string().ok())
+                .collect(),
+        )
     }
 }
 
@@ -188,15 +204,53 @@ impl<'a> EnvReader<'a> {
     pub fn finish(&self) -> Result<(), ConfigError> {
         let read = self.read.lock().map(|r| r.clone()).unwrap_or_default();
         for setting in super::list::SETTINGS {
-            if !self.is_set(setting.name) {
-                continue;
+            if setting.versioned {
+                // Every version's name: `MASTER_KEY_V7_SECRET_ARN` on a server is refused
+                // like `MASTER_KEY_V2_SECRET_ARN`.
+                for n in 2..=super::MAX_CONFIGURED_KEY_VERSION {
+                    if let Some(name) = setting.versioned_name(n) {
+                        self.check_read(setting, &name, &read)?;
+                    }
+                }
+            } else {
+                self.check_read(setting, setting.name, &read)?;
             }
-            if let Some(why) = self.out_of_scope(setting) {
-                return Err(ConfigError::new(setting.name, why));
+        }
+        self.check_version_names()
+    }
+
+    /// Refuses a set variable that looks like a per-version setting but names no version
+    /// of 2 to [`MAX_CONFIGURED_KEY_VERSION`](super::MAX_CONFIGURED_KEY_VERSION) in
+    /// canonical decimal: it would otherwise be ignored, and its version unknown.
+    fn check_version_names(&self) -> Result<(), ConfigError> {
+        let Some(names) = self.names() else {
+            return Ok(());
+        };
+        for name in names {
+            if let Some(why) = malformed_version_name(&name)
+                && self.is_set(&name)
+            {
+                return Err(ConfigError::new(name, why));
             }
-            if !read.contains(setting.name) && !setting.ambient {
-                return Err(ConfigError::new(setting.name, setting.unused_because));
-            }
+        }
+        Ok(())
+    }
+
+    /// Refuses `name` (a name of `setting`) if it is set and out of scope or unread.
+    fn check_read(
+        &self,
+        setting: &Setting,
+        name: &str,
+        read: &BTreeSet<String>,
+    ) -> Result<(), ConfigError> {
+        if !self.is_set(name) {
+            return Ok(());
+        }
+        if let Some(why) = self.out_of_scope(setting) {
+            return Err(ConfigError::new(name, why));
+        }
+        if !read.contains(name) && !setting.ambient {
+            return Err(ConfigError::new(name, setting.unused_because));
         }
         Ok(())
     }
@@ -222,6 +276,45 @@ impl Env for EnvReader<'_> {
         self.record(name);
         self.raw(name)
     }
+
+    /// The base's names and the overridden ones.
+    fn names(&self) -> Option<Vec<String>> {
+        let mut names = self.base.names()?;
+        names.extend(self.overrides.keys().cloned());
+        names.sort_unstable();
+        names.dedup();
+        Some(names)
+    }
+}
+
+/// Why `name` is a malformed per-version setting name, if it is one: `MASTER_KEY_V` or
+/// `SALT_V`, then a digit (so `SALT_VALUE` is someone else's), but not a canonical version
+/// of 2 to 99 followed by nothing, `_FILE`, `_SECRET_ARN` or `_PARAMETER`.
+fn malformed_version_name(name: &str) -> Option<&'static str> {
+    let rest = name
+        .strip_prefix("MASTER_KEY_V")
+        .or_else(|| name.strip_prefix("SALT_V"))?;
+    if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let (number, suffix) = match rest.find('_') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if !matches!(suffix, "" | "_FILE" | "_SECRET_ARN" | "_PARAMETER") {
+        return Some(
+            "not a setting: per-version names end in _FILE, _SECRET_ARN or _PARAMETER, if anything",
+        );
+    }
+    match number.parse::<blindcast_keys_core::KeyVersion>() {
+        Ok(v) if (2..=super::MAX_CONFIGURED_KEY_VERSION).contains(&v.get()) => None,
+        Ok(_) => Some(
+            "names no configurable key version: versions 2 to 99 (version 1 is MASTER_KEY/SALT)",
+        ),
+        Err(_) => Some(
+            "names no key version: write the version in plain decimal without leading zeros (MASTER_KEY_V2)",
+        ),
+    }
 }
 
 /// `120` (seconds) or a humantime duration (`120s`, `2m`, `1h`).
@@ -230,6 +323,23 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     match text.parse::<u64>() {
         Ok(secs) => Some(Duration::from_secs(secs)),
         Err(_) => humantime::parse_duration(text).ok(),
+    }
+}
+
+/// An environment of exactly these variables that can list its names, as the process
+/// environment can, for unit tests.
+#[cfg(test)]
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ListedEnv(pub(crate) std::collections::BTreeMap<String, String>);
+
+#[cfg(test)]
+impl Env for ListedEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+
+    fn names(&self) -> Option<Vec<String>> {
+        Some(self.0.keys().cloned().collect())
     }
 }
 

@@ -39,6 +39,10 @@ pub struct Setting {
     pub example_with: &'static [(&'static str, &'static str)],
     /// Why it is refused when set but not read.
     pub unused_because: &'static str,
+    /// One setting per key version: `name` is version 2's (`MASTER_KEY_V2`), and
+    /// [`versioned_name`](Self::versioned_name) gives the others, up to
+    /// [`MAX_CONFIGURED_KEY_VERSION`](super::MAX_CONFIGURED_KEY_VERSION).
+    pub versioned: bool,
 }
 
 impl Setting {
@@ -60,6 +64,28 @@ impl Setting {
             bad_example,
             example_with: &[],
             unused_because: "is not used with the other settings given",
+            versioned: false,
+        }
+    }
+
+    const fn versioned(mut self) -> Self {
+        self.versioned = true;
+        self
+    }
+
+    /// The name of this setting for key version `n` (`MASTER_KEY_V7` for `MASTER_KEY_V2`
+    /// and 7); `None` for a setting that is not per version.
+    pub fn versioned_name(&self, n: u16) -> Option<String> {
+        self.versioned
+            .then(|| self.name.replacen("_V2", &format!("_V{n}"), 1))
+    }
+
+    /// The name as the README shows it: `MASTER_KEY_V<N>` for a per-version setting.
+    pub fn display_name(&self) -> String {
+        if self.versioned {
+            self.name.replacen("_V2", "_V<N>", 1)
+        } else {
+            self.name.to_owned()
         }
     }
 
@@ -103,6 +129,10 @@ pub const JWT_KEY_SOURCES: [&str; 5] = [
 /// Store (`NAME_PARAMETER`).
 pub const SECRET_SETTINGS: [&str; 4] = ["MASTER_KEY", "SALT", "JWT_SECRET", "LEASE_STORE"];
 
+/// The secrets that also exist per key version, `NAME_V<N>` (with `_FILE`, and on Lambda
+/// `_SECRET_ARN` and `_PARAMETER` forms).
+pub const VERSIONED_SECRET_SETTINGS: [&str; 2] = ["MASTER_KEY", "SALT"];
+
 const NEEDS_STORE: &str =
     "applies only with a lease store (LEASE_STORE); without one there are no leases to limit";
 const NEEDS_POSTGRES: &str = "applies only with a PostgreSQL lease store (LEASE_STORE=postgres://...); \
@@ -115,6 +145,11 @@ const NEEDS_JWT: &str = "applies only when this server verifies tokens (JWT_SECR
 const NEEDS_JWKS_URL: &str = "applies only with JWT_JWKS_URL (fixed keys are never fetched)";
 const NEEDS_BUCKET: &str = "applies only with S3_BUCKET (presigning is off without a bucket)";
 const NEEDS_SECRET_SOURCE: &str = "applies only with a *_SECRET_ARN or *_PARAMETER setting";
+
+const NEEDS_V2: &[(&str, &str)] = &[(
+    "MASTER_KEY_V2",
+    "0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c",
+)];
 
 const STORE: &[(&str, &str)] = &[("LEASE_STORE", "postgres://127.0.0.1:9/none")];
 const JWKS: &[(&str, &str)] = &[("JWT_JWKS_URL", "http://127.0.0.1:9/jwks.json")];
@@ -134,10 +169,20 @@ use Scope::{Both, Lambda, Server};
 
 /// Every setting, in the README's order.
 pub const SETTINGS: &[Setting] = &[
-    Setting::new("MASTER_KEY", Both, "required", "master key, hex (32-64 bytes)", "abcd"),
+    Setting::new("MASTER_KEY", Both, "required (unless a `MASTER_KEY_V<N>` is set)", "master key of key version 1, hex (32-64 bytes)", "abcd"),
     Setting::new("MASTER_KEY_FILE", Both, "", "a file holding the master key (instead of MASTER_KEY)", "/nonexistent/master.hex"),
-    Setting::new("SALT", Both, "required", "salt, hex (16-64 bytes)", "abcd"),
+    Setting::new("SALT", Both, "required with `MASTER_KEY`", "salt of key version 1, hex (16-64 bytes)", "abcd"),
     Setting::new("SALT_FILE", Both, "", "a file holding the salt (instead of SALT)", "/nonexistent/salt.hex"),
+    Setting::new("MASTER_KEY_V2", Both, "", "master key of key version N, 2 to 99 (`MASTER_KEY_V2`, `MASTER_KEY_V3`, ...), hex; see the README, Rotating the master key", "abcd")
+        .versioned(),
+    Setting::new("MASTER_KEY_V2_FILE", Both, "", "a file holding version N's master key", "/nonexistent/master-v2.hex")
+        .versioned(),
+    Setting::new("SALT_V2", Both, "required with `MASTER_KEY_V<N>`", "salt of key version N, hex (16-64 bytes)", "abcd")
+        .with(NEEDS_V2).versioned(),
+    Setting::new("SALT_V2_FILE", Both, "", "a file holding version N's salt", "/nonexistent/salt-v2.hex")
+        .with(NEEDS_V2).versioned(),
+    Setting::new("KEY_VERSION_PRIMARY", Both, "the only version, if one", "the key version new content is packaged under (`derive`/`keyinfo` default); required with several", "02"),
+    Setting::new("KEY_VERSIONS_RETIRED", Both, "", "key versions whose keys are refused (410 `key_version_retired`), comma-separated; a retired version keeps no master key or salt", "1,x"),
     Setting::new("JWT_SECRET", Both, "", "HS256 secret, at least 32 bytes", "too-short"),
     Setting::new("JWT_SECRET_FILE", Both, "", "a file holding the HS256 secret", "/nonexistent/jwt-secret"),
     Setting::new("JWT_JWKS_URL", Both, "", "JWKS of the identity provider (RS256/PS256/ES256/ES384/EdDSA)", "ftp://x"),
@@ -225,10 +270,18 @@ pub const SETTINGS: &[Setting] = &[
     Setting::new("BASE_PATH", Lambda, "", "a prefix to take off before routing, e.g. `/v1` for a custom domain's API mapping key", "/v1?x"),
     Setting::new("MASTER_KEY_SECRET_ARN", Lambda, "", "fetch `MASTER_KEY` from Secrets Manager at cold start (feature `aws-secrets`); `#field` takes one field of a JSON secret", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
     Setting::new("SALT_SECRET_ARN", Lambda, "", "the same for `SALT`", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
+    Setting::new("MASTER_KEY_V2_SECRET_ARN", Lambda, "", "the same for `MASTER_KEY_V<N>`", "arn:aws:secretsmanager:eu-west-1:1:secret:x")
+        .versioned(),
+    Setting::new("SALT_V2_SECRET_ARN", Lambda, "", "the same for `SALT_V<N>`", "arn:aws:secretsmanager:eu-west-1:1:secret:x")
+        .versioned(),
     Setting::new("JWT_SECRET_SECRET_ARN", Lambda, "", "the same for `JWT_SECRET`", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
     Setting::new("LEASE_STORE_SECRET_ARN", Lambda, "", "the same for `LEASE_STORE`", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
     Setting::new("MASTER_KEY_PARAMETER", Lambda, "", "fetch `MASTER_KEY` from Parameter Store (SecureString) at cold start", "/blindcast/x"),
     Setting::new("SALT_PARAMETER", Lambda, "", "the same for `SALT`", "/blindcast/x"),
+    Setting::new("MASTER_KEY_V2_PARAMETER", Lambda, "", "the same for `MASTER_KEY_V<N>`", "/blindcast/x")
+        .versioned(),
+    Setting::new("SALT_V2_PARAMETER", Lambda, "", "the same for `SALT_V<N>`", "/blindcast/x")
+        .versioned(),
     Setting::new("JWT_SECRET_PARAMETER", Lambda, "", "the same for `JWT_SECRET`", "/blindcast/x"),
     Setting::new("LEASE_STORE_PARAMETER", Lambda, "", "the same for `LEASE_STORE`", "/blindcast/x"),
     Setting::new("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", Lambda, "2773", "the Parameters and Secrets extension's port", "notaport")
@@ -266,7 +319,8 @@ pub fn markdown_table() -> String {
         };
         out.push_str(&format!(
             "| `{}` | {default} | {scope} | {} |\n",
-            s.name, s.meaning
+            s.display_name(),
+            s.meaning
         ));
     }
     out
@@ -295,7 +349,14 @@ mod tests {
                 assert_eq!(find(&source).map(|s| s.scope), Some(Lambda), "{source}");
             }
         }
+        for name in VERSIONED_SECRET_SETTINGS {
+            for form in ["", "_FILE", "_SECRET_ARN", "_PARAMETER"] {
+                let name = format!("{name}_V2{form}");
+                assert!(find(&name).is_some_and(|s| s.versioned), "{name}");
+            }
+        }
         for s in SETTINGS {
+            assert_eq!(s.versioned, s.name.contains("_V2"), "{}", s.name);
             assert!(
                 !s.meaning.contains('|') && !s.meaning.is_empty(),
                 "{}",

@@ -5,15 +5,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use blindcast_keys_core::{KeyDeriver, LeaseStore};
+use blindcast_keys_core::{Keyring, LeaseStore};
 
 use super::auth::{self, Authentication};
 use super::env::{Env, EnvReader, Platform};
 use super::error::ConfigError;
+use super::keyring::load_keyring;
 use super::lease_store::{LeaseCacheSettings, LeaseStoreSetting};
 use super::list::for_option;
 use super::log::LogSettings;
-use super::secrets::load_deriver;
 use crate::auth::Authenticator;
 use crate::cors::CorsConfig;
 use crate::router::KeyServer;
@@ -23,8 +23,9 @@ use crate::router_config::RouterConfig;
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Settings {
-    /// From `MASTER_KEY`/`SALT` or their `*_FILE`.
-    pub deriver: KeyDeriver,
+    /// From `MASTER_KEY`/`SALT` (version 1), `MASTER_KEY_V<N>`/`SALT_V<N>`, their
+    /// `*_FILE` forms, `KEY_VERSION_PRIMARY` and `KEY_VERSIONS_RETIRED`.
+    pub keyring: Keyring,
     /// From the `JWT_*` settings, `ALLOW_ANONYMOUS` or `TRUST_GATEWAY_AUTHORIZER`.
     pub authentication: Authentication,
     /// `CORS_ORIGINS`, `CORS_ALLOW_CREDENTIALS`.
@@ -92,7 +93,7 @@ impl Settings {
     /// The first bad setting, by name.
     pub fn read(r: &EnvReader<'_>) -> Result<Self, ConfigError> {
         let log = LogSettings::read(r)?;
-        let deriver = load_deriver(r, None, None)?;
+        let keyring = load_keyring(r, None, None)?;
         let authentication = auth::read(r)?;
         let cors = cors(r)?;
         let lease_store = LeaseStoreSetting::parse(&r.var("LEASE_STORE").unwrap_or_default())?;
@@ -116,7 +117,7 @@ impl Settings {
         };
         r.finish()?;
         Ok(Self {
-            deriver,
+            keyring,
             authentication,
             cors,
             router,
@@ -137,7 +138,7 @@ impl Settings {
         authenticator: Arc<dyn Authenticator>,
         store: Option<Arc<dyn LeaseStore>>,
     ) -> KeyServer {
-        let mut server = KeyServer::with_authenticator(self.deriver.clone(), authenticator)
+        let mut server = KeyServer::with_authenticator(self.keyring.clone(), authenticator)
             .config(self.router.clone());
         if let Some(store) = store {
             server = server.lease_store(store);

@@ -12,6 +12,7 @@
 mod auth;
 mod env;
 mod error;
+mod keyring;
 mod lease_store;
 mod list;
 mod load;
@@ -25,9 +26,11 @@ mod tests;
 pub use auth::Authentication;
 pub use env::{Env, EnvReader, Platform, ProcessEnv, parse_duration};
 pub use error::ConfigError;
+pub use keyring::{MAX_CONFIGURED_KEY_VERSION, VersionNames, load_keyring};
 pub use lease_store::{LeaseCacheSettings, LeaseStoreSetting};
 pub use list::{
-    JWT_KEY_SOURCES, SECRET_SETTINGS, SETTINGS, Scope, Setting, find, for_option, markdown_table,
+    JWT_KEY_SOURCES, SECRET_SETTINGS, SETTINGS, Scope, Setting, VERSIONED_SECRET_SETTINGS, find,
+    for_option, markdown_table,
 };
 pub use load::{ServerSettings, Settings};
 pub use log::{LogFormat, LogSettings};

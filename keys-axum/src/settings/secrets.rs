@@ -39,7 +39,10 @@ pub fn read_secret(
     }
 }
 
-fn read_secret_file(setting: &'static str, path: &Path) -> Result<Zeroizing<String>, ConfigError> {
+pub(super) fn read_secret_file(
+    setting: &str,
+    path: &Path,
+) -> Result<Zeroizing<String>, ConfigError> {
     std::fs::read_to_string(path)
         .map(Zeroizing::new)
         .map_err(|e| ConfigError::new(setting, format!("cannot read {}: {e}", path.display())))

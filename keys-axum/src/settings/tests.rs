@@ -443,3 +443,351 @@ fn the_list_shows_the_library_defaults() {
     }
     assert!(compared >= 20, "{compared}");
 }
+
+const MASTER_2: &str = "0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c";
+const SALT_2: &str = "ffeeddccbbaa99887766554433221100";
+const MASTER_3: &str = "0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d";
+
+fn versions(s: &Settings) -> Vec<(u16, &'static str)> {
+    s.keyring
+        .versions()
+        .map(|(v, status)| (v.get(), status.as_str()))
+        .collect()
+}
+
+#[test]
+fn master_key_and_salt_alone_are_version_1_with_todays_keys() {
+    use blindcast_keys_core::{ContentId, KeyDeriver, MasterKey, Salt};
+    for p in BOTH {
+        let s = read(p, &[]).unwrap();
+        assert_eq!(versions(&s), [(1, "primary")]);
+        let today = KeyDeriver::new(
+            &MasterKey::from_hex(MASTER).unwrap(),
+            &Salt::from_hex(SALT).unwrap(),
+        );
+        let id: ContentId = "movie-1".parse().unwrap();
+        for epoch in [None, Some(0), Some(17)] {
+            assert_eq!(
+                s.keyring.primary().key(&id, epoch).as_bytes(),
+                today.key(&id, epoch).as_bytes()
+            );
+        }
+    }
+}
+
+#[test]
+fn versions_primary_and_retired_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let salt3 = dir.path().join("salt3");
+    std::fs::write(&salt3, format!("{SALT_2}\n")).unwrap();
+    let salt3 = salt3.to_str().unwrap();
+    for p in BOTH {
+        let s = read(
+            p,
+            &[
+                ("MASTER_KEY_V2", MASTER_2),
+                ("SALT_V2", SALT_2),
+                ("MASTER_KEY_V99", MASTER_3),
+                ("SALT_V99_FILE", salt3),
+                ("KEY_VERSION_PRIMARY", " 2 "),
+                ("KEY_VERSIONS_RETIRED", "3, 100,65535"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            versions(&s),
+            [
+                (1, "active"),
+                (2, "primary"),
+                (3, "retired"),
+                (99, "active"),
+                (100, "retired"),
+                (65535, "retired")
+            ]
+        );
+        // Version 1 may be left out (a deployment that started later, or retired it).
+        let s = read(
+            p,
+            &[
+                ("MASTER_KEY", ""),
+                ("SALT", ""),
+                ("MASTER_KEY_V2", MASTER_2),
+                ("SALT_V2", SALT_2),
+                ("KEY_VERSIONS_RETIRED", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(versions(&s), [(1, "retired"), (2, "primary")]);
+    }
+}
+
+#[test]
+fn keyring_rules_are_start_up_errors_naming_a_setting() {
+    let v2: [(&str, &str); 2] = [("MASTER_KEY_V2", MASTER_2), ("SALT_V2", SALT_2)];
+    let with_v2 = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        v2.iter().chain(extra).copied().collect()
+    };
+    for p in BOTH {
+        // Several versions and no primary: adding a version never promotes it by itself.
+        refused(
+            p,
+            &with_v2(&[]),
+            "KEY_VERSION_PRIMARY",
+            "none is named primary",
+        );
+        refused(
+            p,
+            &with_v2(&[("KEY_VERSION_PRIMARY", "3")]),
+            "KEY_VERSION_PRIMARY",
+            "not configured",
+        );
+        refused(
+            p,
+            &with_v2(&[
+                ("KEY_VERSION_PRIMARY", "2"),
+                ("KEY_VERSIONS_RETIRED", "3"),
+                ("MASTER_KEY_V3", MASTER_3),
+                ("SALT_V3", SALT_2),
+            ]),
+            "KEY_VERSIONS_RETIRED",
+            "MASTER_KEY_V3 is still set",
+        );
+        refused(
+            p,
+            &with_v2(&[("KEY_VERSION_PRIMARY", "3"), ("KEY_VERSIONS_RETIRED", "3")]),
+            "KEY_VERSION_PRIMARY",
+            "retired",
+        );
+        // A retired version 1 must have lost its MASTER_KEY.
+        refused(
+            p,
+            &with_v2(&[("KEY_VERSION_PRIMARY", "2"), ("KEY_VERSIONS_RETIRED", "1")]),
+            "KEY_VERSIONS_RETIRED",
+            "MASTER_KEY is still set",
+        );
+        // The same master key under two versions, whatever the salts.
+        refused(
+            p,
+            &[
+                ("MASTER_KEY_V2", MASTER),
+                ("SALT_V2", SALT_2),
+                ("KEY_VERSION_PRIMARY", "2"),
+            ],
+            "MASTER_KEY_V2",
+            "same master key",
+        );
+        refused(
+            p,
+            &[
+                ("MASTER_KEY_V2", MASTER_2),
+                ("SALT_V2", SALT_2),
+                ("MASTER_KEY_V7", &MASTER_2.to_uppercase()),
+                ("SALT_V7", SALT),
+                ("KEY_VERSION_PRIMARY", "2"),
+            ],
+            "MASTER_KEY_V7",
+            "key versions 2 and 7 have the same master key",
+        );
+        // Half a version.
+        refused(
+            p,
+            &[("SALT_V2", SALT_2)],
+            "SALT_V2",
+            "MASTER_KEY_V2 is not set",
+        );
+        refused(
+            p,
+            &[("SALT_V2_FILE", "/x")],
+            "SALT_V2_FILE",
+            "MASTER_KEY_V2 is not set",
+        );
+        refused(
+            p,
+            &[("MASTER_KEY_V2", MASTER_2)],
+            "SALT_V2",
+            "needs its own salt",
+        );
+        refused(
+            p,
+            &[("MASTER_KEY", ""), ("SALT", SALT)],
+            "SALT",
+            "MASTER_KEY is not set",
+        );
+        refused(
+            p,
+            &[("MASTER_KEY_V2", MASTER_2), ("MASTER_KEY_V2_FILE", "/x")],
+            "MASTER_KEY_V2",
+            "not both",
+        );
+        // Bad key material is named, never shown.
+        refused(
+            p,
+            &[("MASTER_KEY_V2", "abcd"), ("SALT_V2", SALT_2)],
+            "MASTER_KEY_V2",
+            "",
+        );
+        refused(
+            p,
+            &[("MASTER_KEY_V2", MASTER_2), ("SALT_V2", "zz")],
+            "SALT_V2",
+            "",
+        );
+        // Nothing configured at all: today's message.
+        refused(
+            p,
+            &[("MASTER_KEY", ""), ("SALT", "")],
+            "MASTER_KEY",
+            "gen-secrets",
+        );
+        // Malformed version numbers.
+        for bad in ["02", "0", "+2", "x", "70000", "2 3"] {
+            refused(
+                p,
+                &with_v2(&[("KEY_VERSION_PRIMARY", bad)]),
+                "KEY_VERSION_PRIMARY",
+                "key version",
+            );
+        }
+        for bad in ["1,x", "0", "01", ",", "2,,3", "65536"] {
+            refused(
+                p,
+                &with_v2(&[("KEY_VERSION_PRIMARY", "2"), ("KEY_VERSIONS_RETIRED", bad)]),
+                "KEY_VERSIONS_RETIRED",
+                "item",
+            );
+        }
+        refused(
+            p,
+            &with_v2(&[
+                ("KEY_VERSION_PRIMARY", "2"),
+                ("KEY_VERSIONS_RETIRED", "3,3"),
+            ]),
+            "KEY_VERSIONS_RETIRED",
+            "twice",
+        );
+    }
+}
+
+#[test]
+fn keyring_errors_never_show_secrets() {
+    let secret_like = "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e";
+    for extra in [
+        vec![("MASTER_KEY_V2", secret_like), ("SALT_V2", "zz")],
+        vec![("MASTER_KEY_V2", "0e0e0e"), ("SALT_V2", SALT_2)],
+        vec![
+            ("MASTER_KEY_V2", MASTER),
+            ("SALT_V2", SALT_2),
+            ("KEY_VERSION_PRIMARY", "2"),
+        ],
+    ] {
+        let e = read(Platform::Server, &extra).err().unwrap();
+        let text = format!("{e} {e:?}");
+        for (_, value) in &extra {
+            assert!(value.len() < 6 || !text.contains(value), "{text}");
+        }
+        assert!(!text.contains(MASTER) && !text.contains("0e0e0e"), "{text}");
+    }
+    let s = read(
+        Platform::Server,
+        &[
+            ("MASTER_KEY_V2", MASTER_2),
+            ("SALT_V2", SALT_2),
+            ("KEY_VERSION_PRIMARY", "2"),
+        ],
+    )
+    .unwrap();
+    let debug = format!("{s:?}");
+    assert!(
+        !debug.contains(MASTER) && !debug.contains(MASTER_2) && !debug.contains(SALT_2),
+        "{debug}"
+    );
+}
+
+/// `_V<N>` names are settings of the list for every N: set but unread, or on the wrong
+/// platform, they are refused like any other.
+#[test]
+fn versioned_names_follow_the_unread_and_scope_rules() {
+    refused(
+        Platform::Server,
+        &[(
+            "MASTER_KEY_V7_SECRET_ARN",
+            "arn:aws:secretsmanager:eu-west-1:1:secret:x",
+        )],
+        "MASTER_KEY_V7_SECRET_ARN",
+        "AWS Lambda bootstrap",
+    );
+    refused(
+        Platform::Server,
+        &[("SALT_V99_PARAMETER", "/x")],
+        "SALT_V99_PARAMETER",
+        "AWS Lambda bootstrap",
+    );
+    let names: Vec<String> = SETTINGS
+        .iter()
+        .filter(|s| s.versioned)
+        .map(|s| s.display_name())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "MASTER_KEY_V<N>",
+            "MASTER_KEY_V<N>_FILE",
+            "SALT_V<N>",
+            "SALT_V<N>_FILE",
+            "MASTER_KEY_V<N>_SECRET_ARN",
+            "SALT_V<N>_SECRET_ARN",
+            "MASTER_KEY_V<N>_PARAMETER",
+            "SALT_V<N>_PARAMETER"
+        ]
+    );
+    let setting = find("SALT_V2_FILE").unwrap();
+    assert_eq!(setting.versioned_name(42).as_deref(), Some("SALT_V42_FILE"));
+}
+
+/// Names that look like per-version settings but name no configurable version: found by
+/// listing the environment (the process environment can be listed), since no lookup by a
+/// well-formed name would ever see them.
+#[test]
+fn malformed_version_names_are_refused_when_the_environment_can_be_listed() {
+    use super::env::ListedEnv;
+    let listed = |extra: &[(&str, &str)]| {
+        let mut map: std::collections::BTreeMap<String, String> = [
+            ("MASTER_KEY", MASTER),
+            ("SALT", SALT),
+            ("JWT_SECRET", SECRET),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        map.retain(|_, v| !v.is_empty());
+        ListedEnv(map)
+    };
+    for p in BOTH {
+        assert!(Settings::from_env(&listed(&[]), p).is_ok());
+        for (name, says) in [
+            ("MASTER_KEY_V02", "leading zeros"),
+            ("SALT_V2X", "plain decimal"),
+            ("MASTER_KEY_V100", "versions 2 to 99"),
+            ("SALT_V1", "version 1 is MASTER_KEY/SALT"),
+            ("MASTER_KEY_V0_FILE", "plain decimal"),
+            ("MASTER_KEY_V3_PATH", "per-version names end in"),
+        ] {
+            let e = Settings::from_env(&listed(&[(name, MASTER_2)]), p)
+                .err()
+                .unwrap();
+            assert_eq!(e.setting, name, "{p:?}: {e}");
+            assert!(e.message.contains(says), "{p:?} {name}: {e}");
+            assert!(!e.to_string().contains(MASTER_2));
+        }
+        // Not ours: left alone, like any variable the list does not know.
+        for name in ["SALT_VALUE", "MASTER_KEY_VAULT_ADDR", "MASTER_KEY_V"] {
+            assert!(
+                Settings::from_env(&listed(&[(name, "x")]), p).is_ok(),
+                "{name}"
+            );
+        }
+        // Well formed and blank: nothing to refuse.
+        assert!(Settings::from_env(&listed(&[("MASTER_KEY_V02", " ")]), p).is_ok());
+    }
+}

@@ -47,6 +47,17 @@ pub fn expected_key(content: &str, epoch: Option<u64>) -> Vec<u8> {
     openssl_hkdf::openssl_key(MASTER_HEX, SALT_HEX, content, epoch)
 }
 
+/// The same for key version `kv` of this master key and salt (hex).
+pub fn expected_key_of_version(
+    master_hex: &str,
+    salt_hex: &str,
+    kv: u16,
+    content: &str,
+    epoch: Option<u64>,
+) -> Vec<u8> {
+    openssl_hkdf::openssl_key_of_version(master_hex, salt_hex, kv, content, epoch)
+}
+
 pub fn token(sub: &str) -> String {
     mint_hs256(SECRET, sub, Duration::from_secs(3600), BTreeMap::new()).unwrap()
 }

@@ -7,24 +7,42 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
-type Cache = Mutex<HashMap<(String, String, String, Option<u64>), Vec<u8>>>;
+type Cache = Mutex<HashMap<(String, String, u16, String, Option<u64>), Vec<u8>>>;
 
 /// The 16-byte key of `content` (and `epoch`) for this master key and salt (hex).
 pub fn openssl_key(master_hex: &str, salt_hex: &str, content: &str, epoch: Option<u64>) -> Vec<u8> {
+    openssl_key_of_version(master_hex, salt_hex, 1, content, epoch)
+}
+
+/// The same under key version `kv` (SPEC.md, "Key versions": `kv/N/` after
+/// `blindcast/v1/` for N >= 2).
+pub fn openssl_key_of_version(
+    master_hex: &str,
+    salt_hex: &str,
+    kv: u16,
+    content: &str,
+    epoch: Option<u64>,
+) -> Vec<u8> {
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Cache::default);
     let id = (
         master_hex.to_owned(),
         salt_hex.to_owned(),
+        kv,
         content.to_owned(),
         epoch,
     );
     if let Some(key) = cache.lock().unwrap().get(&id) {
         return key.clone();
     }
+    let version = if kv == 1 {
+        String::new()
+    } else {
+        format!("kv/{kv}/")
+    };
     let info = match epoch {
-        None => format!("blindcast/v1/content/{content}"),
-        Some(e) => format!("blindcast/v1/epoch/{content}/{e}"),
+        None => format!("blindcast/v1/{version}content/{content}"),
+        Some(e) => format!("blindcast/v1/{version}epoch/{content}/{e}"),
     };
     let out = Command::new("openssl")
         .args(["kdf", "-keylen", "16", "-kdfopt", "digest:SHA256"])

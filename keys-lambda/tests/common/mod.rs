@@ -64,6 +64,17 @@ pub fn expected_key(content: &str, epoch: Option<u64>) -> Vec<u8> {
     openssl_hkdf::openssl_key(MASTER_KEY, SALT, content, epoch)
 }
 
+/// The same for key version `kv` of another master key and salt (hex).
+pub fn expected_key_of_version(
+    master: &str,
+    salt: &str,
+    kv: u16,
+    content: &str,
+    epoch: Option<u64>,
+) -> Vec<u8> {
+    openssl_hkdf::openssl_key_of_version(master, salt, kv, content, epoch)
+}
+
 /// Runs one event through `lambda_http`'s adapter, as the runtime would, and returns the
 /// response JSON it would send back to Lambda.
 pub async fn invoke(server: &LambdaKeyServer, event: &Value) -> Value {

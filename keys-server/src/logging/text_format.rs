@@ -250,10 +250,10 @@ mod tests {
         ];
         for viewer in viewers {
             tracing::info!(target: AUDIT_TARGET, outcome = "issued", status = 200u16,
-                viewer, content = "movie-1", epoch = 17u64, lease = "AbC_-x", latency_us = 3u64,
-                "key issued");
+                viewer, content = "movie-1", kv = 2u16, epoch = 17u64, lease = "AbC_-x",
+                latency_us = 3u64, "key issued");
             tracing::info!(target: AUDIT_TARGET, outcome = "refused", reason = "forbidden",
-                status = 403u16, viewer = Some(viewer), content = None::<&str>,
+                status = 403u16, viewer = Some(viewer), content = None::<&str>, kv = Some(1u16),
                 epoch = None::<u64>, lease = None::<&str>, latency_us = 12u64, "key refused");
             tracing::warn!(target: AUDIT_TARGET, r#type = viewer, flag = true, delta = -4i64,
                 debug = ?Some(viewer), "odd {} message", viewer);
@@ -300,6 +300,10 @@ mod tests {
         // Field values are escaped: a viewer id cannot start a line or a field.
         assert!(fast.contains(r#" viewer="new\nline" "#), "{fast}");
         assert!(fast.contains(r#" viewer="esc\u{1b}[31mred" "#), "{fast}");
+        assert!(
+            fast.contains(r#" content="movie-1" kv=2 epoch=17 "#),
+            "{fast}"
+        );
 
         // Audit events outside spans took the fast path; the others did not.
         let marked = lines(TextFormat {

@@ -32,13 +32,26 @@ pub fn require_ffmpeg() {
 /// Runs `examples/hls/package.sh OUT KEY_SERVER CONTENT 12` with the test secrets: derives
 /// the key with `blindcast-keys keyinfo` and encrypts a generated video with ffmpeg.
 pub async fn package(out: &Path, key_server: &str, content: &str) {
+    package_with(
+        out,
+        key_server,
+        content,
+        &[("MASTER_KEY", MASTER_HEX), ("SALT", SALT_HEX)],
+    )
+    .await;
+}
+
+/// Like [`package`], with the key settings in `secrets` (several key versions, say) and
+/// nothing else from this process's environment.
+pub async fn package_with(out: &Path, key_server: &str, content: &str, secrets: &[(&str, &str)]) {
     let run = Command::new("bash")
         .arg(workspace().join("examples/hls/package.sh"))
         .arg(out)
         .arg(key_server)
         .args([content, "12"])
-        .env("MASTER_KEY", MASTER_HEX)
-        .env("SALT", SALT_HEX)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(secrets.iter().copied())
         .env("BLINDCAST_KEYS", BIN)
         .stdin(Stdio::null())
         .kill_on_drop(true)

@@ -1,6 +1,7 @@
 //! The one set of fixtures of the system tests: the key server binary under test, its one
 //! master key and secrets, and throwaway PostgreSQL clusters (`server`); packaging and
-//! decoding HLS with ffmpeg (`media`), Node.js and Chromium for the browser tests (`browser`); an S3 test server (`s3`). Every test file includes
+//! decoding HLS with ffmpeg (`media`), the player tests' log, lease, file-server and
+//! e2e.mjs helpers (`playback`), Node.js and Chromium for the browser tests (`browser`); an S3 test server (`s3`). Every test file includes
 //! it with `mod common;`.
 //!
 //! Fixtures that the router tests of keys-axum use as well are included from there by
@@ -12,6 +13,7 @@
 
 pub mod browser;
 pub mod media;
+pub mod playback;
 pub mod s3;
 pub mod server;
 
