@@ -592,3 +592,38 @@ async fn one_audit_line_per_request_with_packager_content_and_epochs_never_a_key
     }
     assert!(!logged.contains(PACKAGER_TOKEN));
 }
+
+/// Found by the `cpix` fuzz target: a second CPIX document nested inside a list got a key
+/// of its own. Only the keys and systems the parser checked are answered.
+#[tokio::test]
+async fn nested_keys_systems_and_values_are_not_answered() {
+    let r = on();
+    let nested = V1_VOD.replace(
+        "<cpix:DRMSystemList>",
+        r#"<cpix:DRMSystemList>
+    <cpix:CPIX id="movie-1"><cpix:ContentKeyList><cpix:ContentKey kid="ffffffff-0000-4000-8000-000000000001"/></cpix:ContentKeyList></cpix:CPIX>
+    <cpix:ContentKey kid="ffffffff-0000-4000-8000-000000000002"/>"#,
+    )
+    .replace(
+        "</cpix:CPIX>\n",
+        r#"<cpix:ContentKeyUsageRuleList><cpix:ContentKeyUsageRule kid="1b7e4f0a-3c2d-4e5f-8a9b-0c1d2e3f4a5b"><cpix:ContentKey kid="ffffffff-0000-4000-8000-000000000003"/><pskc:PlainValue>AAAAAAAAAAAAAAAAAAAAAA==</pskc:PlainValue></cpix:ContentKeyUsageRule></cpix:ContentKeyUsageRuleList></cpix:CPIX>
+"#,
+    );
+    assert_ne!(nested, V1_VOD);
+    let reply = v1(&r, &nested).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let text = String::from_utf8(reply.body.clone()).unwrap();
+    assert_eq!(text.matches("PlainValue>").count(), 2, "{text}");
+    assert!(
+        !text.contains("ffffffff") && !text.contains("AAAAAAAAAAAAAAAAAAAAAA=="),
+        "{text}"
+    );
+    let keys = answered(&reply.body);
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].key, expected_key("movie-1", None));
+}

@@ -27,7 +27,7 @@ pub(super) fn read(r: &EnvReader<'_>) -> Result<Option<SpekeConfig>, ConfigError
     if r.var("SPEKE_TOKEN").is_none() && r.var("SPEKE_TOKEN_FILE").is_none() {
         return Err(ConfigError::new(
             "SPEKE_TOKEN",
-            "not set (SPEKE_KEY_URL_BASE turns SPEKE on; packagers need a bearer secret of at least 32 bytes, or SPEKE_TOKEN_FILE; `blindcast-keys gen-secrets` makes one)",
+            "not set (SPEKE_KEY_URL_BASE turns SPEKE on; packagers need a bearer secret of at least 32 bytes, or SPEKE_TOKEN_FILE; e.g. `openssl rand -hex 32`)",
         ));
     }
     let (token, setting) = read_secret(r, "SPEKE_TOKEN", "SPEKE_TOKEN_FILE", None)?;

@@ -21,9 +21,7 @@ pub enum SpekeConfigError {
     )]
     KeyUrlBase,
     /// The packager token is shorter than 32 bytes or holds a space or control character.
-    #[error(
-        "expected at least 32 visible ASCII characters (`blindcast-keys gen-secrets` makes one)"
-    )]
+    #[error("expected at least 32 visible ASCII characters (e.g. `openssl rand -hex 32`)")]
     Token,
     /// The body limit is below 4096 bytes.
     #[error("must be at least 4096")]

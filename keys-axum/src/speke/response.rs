@@ -37,8 +37,24 @@ pub fn write_response(
         key: &key,
         uri: &uri,
     };
-    writer.element(&mut out, request.document.root_element(), true);
+    writer.element(&mut out, request.document.root_element(), Place::Root);
     out
+}
+
+/// Where an element sits: only the keys and systems the parser checked (children of the
+/// root's lists) are filled in. A `ContentKey`, `DRMSystem` or `CPIX` anywhere else, any
+/// PSKC element outside the keys written here, and anything but keys and systems inside
+/// those two lists are left out: the answer holds no key the server did not write.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Root,
+    /// A child of the root.
+    Top,
+    /// A child of the root's `ContentKeyList`.
+    KeyList,
+    /// A child of the root's `DRMSystemList`.
+    SystemList,
+    Other,
 }
 
 struct Writer<'r, 'a> {
@@ -95,13 +111,34 @@ impl Writer<'_, '_> {
             .and_then(|k| k.epoch)
     }
 
-    fn element(&self, out: &mut String, node: Node<'_, '_>, root: bool) {
+    fn element(&self, out: &mut String, node: Node<'_, '_>, place: Place) {
         let Some(own) = prefix(node.tag_name().namespace()) else {
             return;
         };
+        let cpix = node.tag_name().namespace() == Some(CPIX_NS);
+        let local = node.tag_name().name();
+        let hook = match place {
+            Place::KeyList if cpix && local == "ContentKey" => Some(true),
+            Place::SystemList if cpix && local == "DRMSystem" => Some(false),
+            // Not a key or system the parser checked: not part of the answer.
+            Place::KeyList | Place::SystemList => return,
+            Place::Top | Place::Other
+                if node.tag_name().namespace() == Some(PSKC_NS)
+                    || (cpix && matches!(local, "ContentKey" | "DRMSystem" | "CPIX")) =>
+            {
+                return;
+            }
+            _ => None,
+        };
+        let inner = match (place, cpix, local) {
+            (Place::Root, ..) => Place::Top,
+            (Place::Top, true, "ContentKeyList") => Place::KeyList,
+            (Place::Top, true, "DRMSystemList") => Place::SystemList,
+            _ => Place::Other,
+        };
         let name = format!("{own}:{}", node.tag_name().name());
         let _ = write!(out, "<{name}");
-        if root {
+        if place == Place::Root {
             for (uri, p) in PREFIXES {
                 let _ = write!(out, " xmlns:{p}=\"{uri}\"");
             }
@@ -119,14 +156,13 @@ impl Writer<'_, '_> {
             out.push('"');
         }
         out.push('>');
-        let cpix = node.tag_name().namespace() == Some(CPIX_NS);
-        match node.tag_name().name() {
-            "ContentKey" if cpix => self.content_key(out, node),
-            "DRMSystem" if cpix => self.drm_system(out, node),
-            _ => {
+        match hook {
+            Some(true) => self.content_key(out, node),
+            Some(false) => self.drm_system(out, node),
+            None => {
                 for child in node.children() {
                     if child.is_element() {
-                        self.element(out, child, false);
+                        self.element(out, child, inner);
                     } else if let Some(text) = child.text() {
                         escape(out, text);
                     }
