@@ -99,3 +99,10 @@ lease += ["r\n{\"leaseId\":\"$LEASE\"}", "r\n{\"leaseId\":\"$LEASEx\"}", "r\n{\"
 write("lease_json", lease)
 
 write("content_id", ids + epochs + ["movie-1", "a.b_c-d", "0", "18446744073709551615"])
+
+# cpix: the SPEKE request fixtures of keys-axum/tests/fixtures/speke, and entity attacks.
+speke = os.path.join(HERE, "..", "..", "keys-axum", "tests", "fixtures", "speke")
+cpix = [open(os.path.join(speke, n), "rb").read() for n in sorted(os.listdir(speke))]
+cpix += ['<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><cpix:CPIX id="&b;" xmlns:cpix="urn:dashif:org:cpix"/>',
+         '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><cpix:CPIX id="&xxe;" xmlns:cpix="urn:dashif:org:cpix"/>']
+write("cpix", cpix)

@@ -1,4 +1,4 @@
-//! The audit trail: one structured event per key or presign request, issued or refused, on
+//! The audit trail: one structured event per key, presign or SPEKE request, issued or refused, on
 //! the tracing target `blindcast_keys::audit`. Events carry ids and outcomes, never key
 //! bytes, tokens, URLs or credentials. The fields and their order are the format: the
 //! server's text log writes these events on a fast path of its own, byte for byte as the
@@ -90,6 +90,44 @@ pub(crate) fn presign(
             content,
             latency_us,
             "presign refused"
+        ),
+    }
+}
+
+/// A SPEKE request's event: the packager, the content, how many keys and for which
+/// periods (`content` and epochs), never a key.
+pub(crate) fn speke(
+    refusal: Option<&str>,
+    status: u16,
+    packager: Option<&str>,
+    content: Option<&str>,
+    keys: usize,
+    epochs: Option<&str>,
+    latency_us: u64,
+) {
+    match refusal {
+        None => tracing::info!(
+            target: AUDIT_TARGET,
+            operation = "speke",
+            outcome = "issued",
+            status,
+            packager,
+            content,
+            keys,
+            epochs,
+            latency_us,
+            "speke keys issued"
+        ),
+        Some(reason) => tracing::info!(
+            target: AUDIT_TARGET,
+            operation = "speke",
+            outcome = "refused",
+            reason,
+            status,
+            packager,
+            content,
+            latency_us,
+            "speke refused"
         ),
     }
 }

@@ -95,6 +95,10 @@ pub enum ApiError {
     /// 503 `lease_store_unavailable`: leases cannot be checked, so no key is served.
     #[error("lease store unavailable")]
     LeaseStoreUnavailable(#[source] LeaseError),
+    /// A refused SPEKE request (400 `speke_*`, or 400 `invalid_content_id`).
+    #[cfg(feature = "speke")]
+    #[error("SPEKE request refused: {0}")]
+    Speke(crate::speke::SpekeRefusal),
     /// 500 `internal`: a failure that is nobody's request's fault (RNG, serialization).
     #[error("internal error")]
     Internal,
@@ -122,6 +126,8 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::LeaseStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            #[cfg(feature = "speke")]
+            Self::Speke(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -152,6 +158,8 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::LeaseStoreUnavailable(_) => "lease_store_unavailable",
             Self::Internal => "internal",
+            #[cfg(feature = "speke")]
+            Self::Speke(refusal) => refusal.code(),
         }
     }
 
@@ -197,6 +205,8 @@ impl ApiError {
                 "leases cannot be checked right now; try again later".into()
             }
             Self::Internal => "internal error".into(),
+            #[cfg(feature = "speke")]
+            Self::Speke(refusal) => refusal.message().into(),
         }
     }
 

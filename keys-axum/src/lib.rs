@@ -20,6 +20,8 @@ mod query;
 mod router;
 mod router_config;
 pub mod settings;
+#[cfg(feature = "speke")]
+pub mod speke;
 mod state;
 
 pub use audit::AUDIT_TARGET;

@@ -35,6 +35,9 @@ pub(crate) enum Route {
     /// `POST /presign`.
     #[cfg_attr(not(feature = "presign"), allow(dead_code))]
     Presign,
+    /// `POST /speke/v1` or `/speke/v2`.
+    #[cfg_attr(not(feature = "speke"), allow(dead_code))]
+    Speke,
 }
 
 impl Route {
@@ -44,6 +47,7 @@ impl Route {
             Self::Key => "key",
             Self::Lease(op) => op,
             Self::Presign => "presign",
+            Self::Speke => "speke",
         }
     }
 }
@@ -64,6 +68,9 @@ pub(crate) struct Outcome {
     /// URLs presigned for upload and for download.
     pub(crate) puts: usize,
     pub(crate) gets: usize,
+    /// Content keys a SPEKE request asked for, and their periods (the audit's `epochs`).
+    pub(crate) speke_keys: usize,
+    pub(crate) speke_epochs: Option<String>,
     /// The refusal, its sources kept for the log. Shared so the outcome can be a response
     /// extension (which must be `Clone`).
     error: Option<Arc<ApiError>>,
@@ -80,6 +87,8 @@ impl Outcome {
             lease: None,
             puts: 0,
             gets: 0,
+            speke_keys: 0,
+            speke_epochs: None,
             error: None,
         }
     }
@@ -115,6 +124,15 @@ impl Outcome {
             Route::Presign => audit::presign(
                 refusal, status, viewer, content, self.puts, self.gets, latency_us,
             ),
+            Route::Speke => audit::speke(
+                refusal,
+                status,
+                viewer,
+                content,
+                self.speke_keys,
+                self.speke_epochs.as_deref(),
+                latency_us,
+            ),
             // Lease operations are counted, not audited: the keys they lead to are.
             Route::Lease(_) => {}
         }
@@ -129,7 +147,7 @@ impl Outcome {
                     }
                 }
                 Route::Lease(op) => metrics.lease_op(op, status),
-                Route::Presign => {}
+                Route::Presign | Route::Speke => {}
             }
         }
         if let Some(error) = self.error.as_deref()

@@ -64,6 +64,8 @@ pub struct KeyServer {
     config: RouterConfig,
     #[cfg(feature = "presign")]
     presign: Option<Arc<crate::presign::PresignConfig>>,
+    #[cfg(feature = "speke")]
+    speke: Option<crate::speke::SpekeConfig>,
 }
 
 impl KeyServer {
@@ -87,6 +89,8 @@ impl KeyServer {
             config: RouterConfig::default(),
             #[cfg(feature = "presign")]
             presign: None,
+            #[cfg(feature = "speke")]
+            speke: None,
         }
     }
 
@@ -110,6 +114,15 @@ impl KeyServer {
     #[must_use]
     pub fn presign(mut self, config: crate::presign::PresignConfig) -> Self {
         self.presign = Some(Arc::new(config));
+        self
+    }
+
+    /// Turns `POST /speke/v1` and `POST /speke/v2` on: packagers get keys and key URIs
+    /// through SPEKE.
+    #[cfg(feature = "speke")]
+    #[must_use]
+    pub fn speke(mut self, config: crate::speke::SpekeConfig) -> Self {
+        self.speke = Some(config);
         self
     }
 
@@ -147,6 +160,8 @@ impl KeyServer {
             metrics,
             #[cfg(feature = "presign")]
             presign: self.presign,
+            #[cfg(feature = "speke")]
+            speke: self.speke,
         });
         // Every key, lease and presign handler is wrapped in the one layer that records
         // its outcome (audit, metrics, error log); health checks and fallbacks carry none.
@@ -191,6 +206,18 @@ impl KeyServer {
                 "/presign",
                 post(crate::presign::route::presign.layer(record.clone())),
             );
+        }
+        #[cfg(feature = "speke")]
+        if state.speke.is_some() {
+            router = router
+                .route(
+                    "/speke/v1",
+                    post(crate::speke::route::v1.layer(record.clone())),
+                )
+                .route(
+                    "/speke/v2",
+                    post(crate::speke::route::v2.layer(record.clone())),
+                );
         }
         let mut router = router
             .fallback(|| async { ApiError::NotFound })

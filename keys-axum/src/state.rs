@@ -26,4 +26,6 @@ pub(crate) struct AppState {
     pub(crate) metrics: Option<Metrics>,
     #[cfg(feature = "presign")]
     pub(crate) presign: Option<Arc<crate::presign::PresignConfig>>,
+    #[cfg(feature = "speke")]
+    pub(crate) speke: Option<crate::speke::SpekeConfig>,
 }

@@ -6,6 +6,7 @@
 #[cfg(feature = "aws-secrets")]
 mod extension;
 mod gateway_auth;
+mod gateway_iam;
 mod layer;
 mod path;
 mod runtime;
@@ -16,6 +17,7 @@ mod source;
 mod store;
 
 pub use gateway_auth::GatewayAuthorizerAuthenticator;
+pub use gateway_iam::GatewayIamAuthenticator;
 pub use layer::{LambdaLayer, LambdaService};
 pub use runtime::{CONFIG_ERROR_TYPE, ReportError, bootstrap, init_logging, report_init_error};
 pub use server::LambdaKeyServer;

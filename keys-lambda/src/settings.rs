@@ -22,7 +22,16 @@ pub(crate) async fn from_env(env: &dyn Env) -> Result<(Router, LambdaLayer), Con
     for (name, value) in &resolved.values {
         reader.set(name, Some(value.clone()));
     }
-    let settings = Settings::read(&reader).map_err(|e| resolved.rename(e))?;
+    #[cfg_attr(not(feature = "speke"), allow(unused_mut))]
+    let mut settings = Settings::read(&reader).map_err(|e| resolved.rename(e))?;
+    // On Lambda packagers are the callers API Gateway's IAM authorization verified.
+    #[cfg(feature = "speke")]
+    {
+        settings.speke = settings
+            .speke
+            .take()
+            .map(|config| config.packagers(Arc::new(crate::gateway_iam::GatewayIamAuthenticator)));
+    }
     let authenticator: Arc<dyn Authenticator> = match &settings.authentication {
         // Only this adapter knows the gateway's request context.
         Authentication::GatewayAuthorizer => Arc::new(GatewayAuthorizerAuthenticator::new()),

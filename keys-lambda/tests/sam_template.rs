@@ -38,11 +38,24 @@ fn sam_template_uses_the_settings_the_binary_reads() {
         "Runtime: provided.al2023",
         "- arm64",
         "- secretsmanager:GetSecretValue",
+        "SPEKE_KEY_URL_BASE:",
     ] {
         assert!(text.contains(setting), "template.yaml lacks {setting}");
     }
     // API Gateway CORS stays off: the router answers CORS itself.
     assert!(!text.contains("CorsConfiguration:"));
+    // SPEKE: its own route with IAM authorization, and no other route with it.
+    let speke = text.find("Path: /speke/{proxy+}").expect("no SPEKE route");
+    let route = &text[speke..];
+    let route = &route[..route
+        .find("\n        Health:")
+        .expect("SPEKE route before Health")];
+    assert!(
+        route.contains("Method: POST") && route.contains("Authorizer: AWS_IAM"),
+        "{route}"
+    );
+    assert_eq!(text.matches("Authorizer: AWS_IAM").count(), 1);
+    assert!(text.contains("execute-api:Invoke") && text.contains("/POST/speke/*"));
     // No plain-text key material.
     assert!(!text.contains("MASTER_KEY:") && !text.contains("SALT:"));
 }

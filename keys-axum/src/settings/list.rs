@@ -144,6 +144,7 @@ const NEEDS_JWT: &str = "applies only when this server verifies tokens (JWT_SECR
      TRUST_GATEWAY_AUTHORIZER";
 const NEEDS_JWKS_URL: &str = "applies only with JWT_JWKS_URL (fixed keys are never fetched)";
 const NEEDS_BUCKET: &str = "applies only with S3_BUCKET (presigning is off without a bucket)";
+const NEEDS_SPEKE: &str = "applies only with SPEKE_KEY_URL_BASE (SPEKE is off without it)";
 const NEEDS_SECRET_SOURCE: &str = "applies only with a *_SECRET_ARN or *_PARAMETER setting";
 
 const NEEDS_V2: &[(&str, &str)] = &[(
@@ -158,6 +159,11 @@ const BUCKET: &[(&str, &str)] = &[
     ("S3_REGION", "us-east-1"),
     ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
     ("AWS_SECRET_ACCESS_KEY", "example-secret"),
+];
+const SPEKE: &[(&str, &str)] = &[("SPEKE_KEY_URL_BASE", "https://keys.example.com")];
+const SPEKE_ON: &[(&str, &str)] = &[
+    ("SPEKE_KEY_URL_BASE", "https://keys.example.com"),
+    ("SPEKE_TOKEN", "speke-token-example-0123456789abcdef"),
 ];
 const BUCKET_NO_REGION: &[(&str, &str)] = &[
     ("S3_BUCKET", "media"),
@@ -266,6 +272,12 @@ pub const SETTINGS: &[Setting] = &[
         .with(BUCKET_NO_REGION).ambient(),
     Setting::new("AWS_DEFAULT_REGION", Both, "", "the region when `S3_REGION` and `AWS_REGION` are unset", "us east")
         .with(BUCKET_NO_REGION).ambient(),
+    Setting::new("SPEKE_KEY_URL_BASE", Both, "", "public base URL of the key routes; turns `POST /speke/v1` and `/speke/v2` on (see SPEKE)", "keys.example.com")
+        .with(SPEKE_ON),
+    Setting::new("SPEKE_TOKEN", Server, "", "the packagers' bearer secret, at least 32 bytes (required with `SPEKE_KEY_URL_BASE`; Lambda uses API Gateway IAM instead)", "too-short")
+        .with(SPEKE).unused(NEEDS_SPEKE),
+    Setting::new("SPEKE_TOKEN_FILE", Server, "", "a file holding the packagers' bearer secret", "/nonexistent/speke-token")
+        .with(SPEKE).unused(NEEDS_SPEKE),
     Setting::new("TRUST_GATEWAY_AUTHORIZER", Lambda, "false", "authenticate from the API Gateway authorizer's verified claims; excludes the JWT key settings and `ALLOW_ANONYMOUS`", "maybe"),
     Setting::new("BASE_PATH", Lambda, "", "a prefix to take off before routing, e.g. `/v1` for a custom domain's API mapping key", "/v1?x"),
     Setting::new("MASTER_KEY_SECRET_ARN", Lambda, "", "fetch `MASTER_KEY` from Secrets Manager at cold start (feature `aws-secrets`); `#field` takes one field of a JSON secret", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),

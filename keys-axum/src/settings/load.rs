@@ -43,6 +43,10 @@ pub struct Settings {
     /// `S3_BUCKET` and the other presign settings: `POST /presign` is on when set.
     #[cfg(feature = "presign")]
     pub presign: Option<crate::presign::PresignConfig>,
+    /// `SPEKE_KEY_URL_BASE` and `SPEKE_TOKEN`: `POST /speke/v1` and `/speke/v2` are on
+    /// when set. On Lambda it has no packager authenticator: the adapter adds one.
+    #[cfg(feature = "speke")]
+    pub speke: Option<crate::speke::SpekeConfig>,
 }
 
 /// Settings of `blindcast-keys serve`'s TCP server.
@@ -107,6 +111,15 @@ impl Settings {
                 "this build has no presign support (cargo feature `presign`)",
             ));
         }
+        #[cfg(feature = "speke")]
+        let speke = super::speke::read(r)?;
+        #[cfg(not(feature = "speke"))]
+        if r.text("SPEKE_KEY_URL_BASE").is_some() {
+            return Err(ConfigError::new(
+                "SPEKE_KEY_URL_BASE",
+                "this build has no SPEKE support (cargo feature `speke`)",
+            ));
+        }
         let server = match r.platform() {
             Platform::Server => Some(server(r, &lease_store)?),
             Platform::Lambda => None,
@@ -127,6 +140,8 @@ impl Settings {
             base_path,
             #[cfg(feature = "presign")]
             presign,
+            #[cfg(feature = "speke")]
+            speke,
         })
     }
 
@@ -149,6 +164,10 @@ impl Settings {
         #[cfg(feature = "presign")]
         if let Some(presign) = &self.presign {
             server = server.presign(presign.clone());
+        }
+        #[cfg(feature = "speke")]
+        if let Some(speke) = &self.speke {
+            server = server.speke(speke.clone());
         }
         server
     }

@@ -20,6 +20,8 @@ mod log;
 #[cfg(feature = "presign")]
 mod presign;
 mod secrets;
+#[cfg(feature = "speke")]
+mod speke;
 #[cfg(test)]
 mod tests;
 

@@ -258,6 +258,10 @@ mod tests {
             tracing::warn!(target: AUDIT_TARGET, r#type = viewer, flag = true, delta = -4i64,
                 debug = ?Some(viewer), "odd {} message", viewer);
             tracing::info!(target: AUDIT_TARGET, message = viewer, viewer);
+            // SPEKE: a packager ARN, a key count and a list of epochs.
+            tracing::info!(target: AUDIT_TARGET, operation = "speke", outcome = "issued",
+                status = 200u16, packager = Some(viewer), content = Some("live-1"), keys = 3usize,
+                epochs = Some("content,7,8"), latency_us = 5u64, "speke keys issued");
         }
         // Not audit events: the generic formatter writes these.
         tracing::info!(addr = "127.0.0.1:1", "listening");
@@ -296,7 +300,7 @@ mod tests {
             assert_eq!(fast, generic);
         }
         assert_eq!(fast, generic);
-        assert!(fast.lines().count() >= 13 * 4 + 3);
+        assert!(fast.lines().count() >= 13 * 5 + 3);
         // Field values are escaped: a viewer id cannot start a line or a field.
         assert!(fast.contains(r#" viewer="new\nline" "#), "{fast}");
         assert!(fast.contains(r#" viewer="esc\u{1b}[31mred" "#), "{fast}");
@@ -311,7 +315,7 @@ mod tests {
             generic: Format::default().with_ansi(false).with_timer(TIME),
         });
         let fast_lines = marked.lines().filter(|l| l.starts_with("FAST ")).count();
-        assert_eq!(fast_lines, 13 * 4, "{marked}");
+        assert_eq!(fast_lines, 13 * 5, "{marked}");
         assert!(marked.contains("Z  INFO request{id=1}: blindcast_keys::audit: key issued"));
     }
 }
