@@ -94,17 +94,28 @@ pub(crate) fn presign(
     }
 }
 
+/// What a SPEKE request asked for, as far as it was known when it ended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpekeIds<'a> {
+    pub(crate) packager: Option<&'a str>,
+    pub(crate) content: Option<&'a str>,
+    /// The master-key version the keys were derived with (the primary).
+    pub(crate) kv: Option<u16>,
+    /// Content keys asked for, and their periods (`content` or the epochs).
+    pub(crate) keys: usize,
+    pub(crate) epochs: Option<&'a str>,
+}
+
 /// A SPEKE request's event: the packager, the content, how many keys and for which
 /// periods (`content` and epochs), never a key.
-pub(crate) fn speke(
-    refusal: Option<&str>,
-    status: u16,
-    packager: Option<&str>,
-    content: Option<&str>,
-    keys: usize,
-    epochs: Option<&str>,
-    latency_us: u64,
-) {
+pub(crate) fn speke(refusal: Option<&str>, status: u16, ids: SpekeIds<'_>, latency_us: u64) {
+    let SpekeIds {
+        packager,
+        content,
+        kv,
+        keys,
+        epochs,
+    } = ids;
     match refusal {
         None => tracing::info!(
             target: AUDIT_TARGET,
@@ -113,6 +124,7 @@ pub(crate) fn speke(
             status,
             packager,
             content,
+            kv,
             keys,
             epochs,
             latency_us,

@@ -124,15 +124,16 @@ impl Outcome {
             Route::Presign => audit::presign(
                 refusal, status, viewer, content, self.puts, self.gets, latency_us,
             ),
-            Route::Speke => audit::speke(
-                refusal,
-                status,
-                viewer,
-                content,
-                self.speke_keys,
-                self.speke_epochs.as_deref(),
-                latency_us,
-            ),
+            Route::Speke => {
+                let ids = audit::SpekeIds {
+                    packager: viewer,
+                    content,
+                    kv: self.kv.map(KeyVersion::get),
+                    keys: self.speke_keys,
+                    epochs: self.speke_epochs.as_deref(),
+                };
+                audit::speke(refusal, status, ids, latency_us);
+            }
             // Lease operations are counted, not audited: the keys they lead to are.
             Route::Lease(_) => {}
         }

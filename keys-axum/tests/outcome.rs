@@ -15,7 +15,7 @@ use blindcast_keys_axum::{AUDIT_TARGET, JwtAuthenticator, KeyServer, RouterConfi
 use blindcast_keys_core::LeaseStore;
 use blindcast_keys_core::lease::MemoryLeaseStore;
 use blindcast_lease_testkit::DownLeaseStore;
-use common::{SECRET, deriver, get, post_json, send, token, token_with};
+use common::{SECRET, deriver, get, post_json, send, token};
 use http::Request;
 use serde_json::json;
 use tracing::field::{Field, Visit};
@@ -498,6 +498,7 @@ async fn the_key_audit_event_keeps_its_fields_and_their_order() {
 #[tokio::test]
 async fn presign_answers_are_audited_once() {
     use blindcast_keys_axum::presign::{PresignConfig, S3Credentials};
+    use common::token_with;
 
     const SECRET_KEY: &str = "s3-secret-key-never-logged";
     let credentials = S3Credentials::new("AKIDEXAMPLE", SECRET_KEY).unwrap();

@@ -570,6 +570,7 @@ async fn one_audit_line_per_request_with_packager_content_and_epochs_never_a_key
     assert_eq!(f["outcome"], "issued");
     assert_eq!(f["packager"], "speke-token");
     assert_eq!(f["content"], "live-channel-1");
+    assert_eq!(f["kv"], 1);
     assert_eq!(f["keys"], 3);
     assert_eq!(f["epochs"], "11425,11426,11427");
     let f = &events[1]["fields"];

@@ -84,6 +84,7 @@ async fn answer(
     outcome.speke_keys = request.keys.len();
     outcome.speke_epochs = Some(epochs_field(request.keys.iter().map(|k| k.epoch)));
     let deriver = deriver_for(state, content);
+    outcome.kv = Some(deriver.version());
     let xml = write_response(
         &request,
         |epoch| *deriver.key(content, epoch).as_bytes(),

@@ -260,7 +260,7 @@ mod tests {
             tracing::info!(target: AUDIT_TARGET, message = viewer, viewer);
             // SPEKE: a packager ARN, a key count and a list of epochs.
             tracing::info!(target: AUDIT_TARGET, operation = "speke", outcome = "issued",
-                status = 200u16, packager = Some(viewer), content = Some("live-1"), keys = 3usize,
+                status = 200u16, packager = Some(viewer), content = Some("live-1"), kv = Some(2u16), keys = 3usize,
                 epochs = Some("content,7,8"), latency_us = 5u64, "speke keys issued");
         }
         // Not audit events: the generic formatter writes these.
