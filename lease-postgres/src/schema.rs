@@ -18,10 +18,11 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "leases",
-    sql: "
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "leases",
+        sql: "
         CREATE TABLE {p}leases (
             id text PRIMARY KEY,
             viewer text NOT NULL,
@@ -36,7 +37,32 @@ const MIGRATIONS: &[Migration] = &[Migration {
             WHERE idempotency_key IS NOT NULL;
         CREATE INDEX {p}leases_expires_idx ON {p}leases (expires_at);
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "notify deletes of unexpired leases",
+        // Every delete of a lease still in force notifies the lease-check caches, whoever
+        // deletes it: an instance of a version whose release sends no notification (during a
+        // rolling upgrade), or an operator revoking leases in SQL. A release also notifies
+        // itself with the same payload in the same transaction, and PostgreSQL delivers
+        // identical notifications of one transaction once. Purges delete only expired leases,
+        // which no cache holds, so they send nothing. The channel is `listener::channel`.
+        sql: "
+        CREATE FUNCTION {p}notify_lease_deleted() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+            PERFORM pg_notify('{p}lease_released',
+                              encode(sha256(convert_to(d.id, 'UTF8')), 'hex'))
+            FROM {p}deleted_leases d
+            WHERE d.expires_at > clock_timestamp();
+            RETURN NULL;
+        END
+        $f$;
+        CREATE TRIGGER {p}leases_deleted_notify AFTER DELETE ON {p}leases
+            REFERENCING OLD TABLE AS {p}deleted_leases
+            FOR EACH STATEMENT EXECUTE FUNCTION {p}notify_lease_deleted();
+    ",
+    },
+];
 
 /// Serializes the migrations of one prefix until commit.
 const LOCK_MIGRATIONS: &str = "SELECT pg_advisory_xact_lock(hashtext($lock_name), 0)";
@@ -95,6 +121,13 @@ pub(crate) async fn run(client: &mut Client, prefix: &str) -> Result<usize, Fail
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_delete_trigger_notifies_the_listeners_channel() {
+        let sql = MIGRATIONS[1].sql.replace("{p}", "blindcast_");
+        let channel = crate::listener::channel("blindcast_");
+        assert!(sql.contains(&format!("pg_notify('{channel}',")), "{sql}");
+    }
 
     #[test]
     fn versions_strictly_increase() {

@@ -792,3 +792,77 @@ async fn a_check_answered_before_a_release_is_not_cached_after_its_notification(
         ));
     }
 }
+
+/// A lease deleted by anything but `release` (an instance of a version that did not
+/// notify, during a rolling upgrade; an operator revoking leases in SQL) still leaves
+/// every cache: the table's delete trigger notifies. Deleting an expired lease sends
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lease_deleted_in_sql_leaves_every_cache() {
+    let (a, b) = pair("sqldelete").await;
+    let prefix = a.config().table_prefix.clone();
+    let sql = a.pool().get().await.unwrap();
+    for round in 0..5 {
+        let v = format!("sql-{round}");
+        let lease = a.create(request(&v, "m", LONG_TTL, 1)).await.unwrap();
+        for store in [&a, &b] {
+            store
+                .check(&lease.id, &viewer(&v), &content("m"))
+                .await
+                .unwrap();
+            assert!(store.cache_contains(&lease.id));
+        }
+        let deleted = sql
+            .execute(
+                &format!("DELETE FROM {prefix}leases WHERE id = $1"),
+                &[&lease.id.as_str()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(deleted, 1);
+        let started = Instant::now();
+        while a.cache_contains(&lease.id) || b.cache_contains(&lease.id) {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "round {round}: a cache kept a lease deleted in SQL"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for store in [&a, &b] {
+            assert!(matches!(
+                store.check(&lease.id, &viewer(&v), &content("m")).await,
+                Err(LeaseError::NotFound)
+            ));
+        }
+    }
+    // An expired lease's delete (what purges do) notifies no one.
+    let before = b.cache_stats().unwrap().notifications;
+    let v = "sql-expired";
+    let lease = a.create(request(v, "m", LONG_TTL, 1)).await.unwrap();
+    sql.execute(
+        &format!("UPDATE {prefix}leases SET expires_at = clock_timestamp() - interval '1 s' WHERE id = $1"),
+        &[&lease.id.as_str()],
+    )
+    .await
+    .unwrap();
+    sql.execute(
+        &format!("DELETE FROM {prefix}leases WHERE id = $1"),
+        &[&lease.id.as_str()],
+    )
+    .await
+    .unwrap();
+    // A release of a live lease afterwards: its one notification is the only one that
+    // arrives (and shows that a release's own and the trigger's are delivered once).
+    let live = a.create(request(v, "m", LONG_TTL, 1)).await.unwrap();
+    a.release(&live.id, &viewer(v)).await.unwrap();
+    let started = Instant::now();
+    while b.cache_stats().unwrap().notifications < before + 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no notification of the release"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(b.cache_stats().unwrap().notifications, before + 1);
+}
