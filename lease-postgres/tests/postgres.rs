@@ -258,7 +258,7 @@ async fn migrations_are_idempotent_and_prefixes_are_isolated() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
 
     let lease = a.create(request("pat", "m", LONG_TTL, 1)).await.unwrap();
     again
