@@ -6,17 +6,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use common::playback::serve_files;
 use common::{media, server};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use blindcast_keys_axum::AUDIT_TARGET;
@@ -452,41 +448,6 @@ async fn package(out: &Path, single: &Answered, rotating: &[Answered]) {
     assert_eq!(n, 6, "{plain}");
     playlist.push_str("#EXT-X-ENDLIST\n");
     std::fs::write(p("rotating/index.m3u8"), playlist).unwrap();
-}
-
-type Mounts = Arc<Vec<(&'static str, PathBuf)>>;
-
-/// Serves files under URL prefixes on a free loopback port; returns the origin.
-async fn serve_files(mounts: Vec<(&'static str, PathBuf)>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new().fallback(file).with_state(Arc::new(mounts));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
-}
-
-async fn file(State(mounts): State<Mounts>, uri: Uri) -> Response {
-    for (prefix, dir) in mounts.iter() {
-        let Some(rest) = uri.path().strip_prefix(prefix) else {
-            continue;
-        };
-        if rest.split('/').any(|c| c.starts_with('.')) {
-            return StatusCode::NOT_FOUND.into_response();
-        }
-        let rest = if rest.is_empty() { "index.html" } else { rest };
-        let Ok(bytes) = tokio::fs::read(dir.join(rest)).await else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        let kind = match rest.rsplit('.').next() {
-            Some("m3u8") => "application/vnd.apple.mpegurl",
-            Some("ts") => "video/mp2t",
-            Some("html") => "text/html; charset=utf-8",
-            Some("js" | "mjs") => "text/javascript",
-            _ => "application/octet-stream",
-        };
-        return ([(header::CONTENT_TYPE, kind)], bytes).into_response();
-    }
-    StatusCode::NOT_FOUND.into_response()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
