@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::playback::serve_files;
+use common::playback::{create_lease, serve_files};
 use common::{media, server};
 
 use std::path::Path;
@@ -138,19 +138,6 @@ async fn derive(content: &str, epoch: Option<u64>) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     hex::decode(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
-}
-
-async fn create_lease(server: &Server, token: &str, content: &str) -> String {
-    let response = client(Duration::from_secs(10))
-        .post(format!("{}/keys/leases", server.base))
-        .bearer_auth(token)
-        .json(&serde_json::json!({ "contentId": content }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "creating a lease");
-    let lease: Value = response.json().await.unwrap();
-    lease["leaseId"].as_str().unwrap().to_owned()
 }
 
 async fn fetch(uri: &str, token: Option<&str>, lease: Option<&str>) -> (u16, Vec<u8>) {
