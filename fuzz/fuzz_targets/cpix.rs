@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         };
         assert!(ContentId::new(request.content.as_str()).is_ok());
         assert!(!request.keys.is_empty() && request.keys.len() <= MAX_CONTENT_KEYS);
-        assert!(!text.contains("<!DOCTYPE"), "a DTD was accepted");
+        assert!(!markup(text).contains("<!DOCTYPE"), "a DTD was accepted");
         let xml = write_response(&request, key, |e| format!("https://k.example/keys/x/{e:?}"));
         let doc = roxmltree::Document::parse(&xml).expect("the response is well-formed");
         let plain: Vec<_> = doc
@@ -49,6 +49,30 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// The text without comments, CDATA sections and processing instructions: what is left
+/// of `<!DOCTYPE` there is a real document type declaration (the words may stand in a
+/// comment of a valid document; the fuzzer found that).
+fn markup(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    loop {
+        let next = [("<!--", "-->"), ("<![CDATA[", "]]>"), ("<?", "?>")]
+            .iter()
+            .filter_map(|(open, close)| rest.find(open).map(|i| (i, *open, *close)))
+            .min_by_key(|(i, _, _)| *i);
+        let Some((i, open, close)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..i]);
+        let after = &rest[i + open.len()..];
+        match after.find(close) {
+            Some(j) => rest = &after[j + close.len()..],
+            None => return out,
+        }
+    }
+}
 
 /// Standard base64 with padding, written here so the check does not share the code under
 /// test.
