@@ -1,4 +1,5 @@
-//! [`read_json`]: the JSON request bodies of the lease and presign routes.
+//! [`read_json`]: the JSON request bodies of the lease and presign routes; [`read_body`]:
+//! any request body within its limit (also SPEKE's XML).
 
 use axum::body::Body;
 use http::header;
@@ -23,27 +24,7 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let declared = head
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::PayloadTooLarge);
-    }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let mut source = std::error::Error::source(&e);
-        let mut too_large = false;
-        while let Some(s) = source {
-            too_large |= s.is::<http_body_util::LengthLimitError>();
-            source = s.source();
-        }
-        if too_large {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::InvalidBody("could not read the body")
-        }
-    })?;
+    let bytes = read_body(head, body, limit).await?;
     // serde's derived structs also accept a JSON array of field values (`["movie-1"]`):
     // the API takes objects only.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -54,4 +35,31 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::InvalidBody("malformed JSON or missing field"))?;
     serde_json::from_str(text).map_err(|_| ApiError::InvalidBody("malformed JSON or missing field"))
+}
+
+/// Reads a body of at most `limit` bytes: 413 when `Content-Length` says more or the body
+/// grows past it, 400 `invalid_body` when it cannot be read.
+pub(crate) async fn read_body(
+    head: &Parts,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    let declared = head
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            if s.is::<http_body_util::LengthLimitError>() {
+                return ApiError::PayloadTooLarge;
+            }
+            source = s.source();
+        }
+        ApiError::InvalidBody("could not read the body")
+    })
 }

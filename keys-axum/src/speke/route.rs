@@ -13,6 +13,7 @@ use super::config::SpekeConfig;
 use super::cpix::{SpekeRefusal, SpekeVersion, parse_request};
 use super::response::write_response;
 use crate::error::ApiError;
+use crate::json_body::read_body;
 use crate::outcome::{Outcome, Recorded, Route};
 use crate::state::AppState;
 
@@ -101,31 +102,6 @@ async fn answer(
         headers.insert(VERSION_HEADER, HeaderValue::from_static("2.0"));
     }
     Ok(response.into_response())
-}
-
-async fn read_body(
-    head: &http::request::Parts,
-    body: Body,
-    limit: usize,
-) -> Result<axum::body::Bytes, ApiError> {
-    let declared = head
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::PayloadTooLarge);
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            if s.is::<http_body_util::LengthLimitError>() {
-                return ApiError::PayloadTooLarge;
-            }
-            source = s.source();
-        }
-        ApiError::InvalidBody("could not read the body")
-    })
 }
 
 /// The audit field of the periods asked for: `content` for the content key, then the
